@@ -50,9 +50,8 @@ MODELS = {
 
 
 def _register(name: str, builder, weights_enum, spec, head_path: str, description: str) -> None:
-    local = hub_checkpoint(weights_enum.url)
-
     def load_imagenet() -> dict:
+        local = hub_checkpoint(weights_enum.url)  # looked up per call: TORCH_HOME may change
         if local.is_file():
             return load_state_dict_file(local)
         if allow_download():
@@ -63,6 +62,7 @@ def _register(name: str, builder, weights_enum, spec, head_path: str, descriptio
             "to let torchvision download it")
 
     def probe() -> tuple[bool, str]:
+        local = hub_checkpoint(weights_enum.url)
         found = local.is_file()
         return found, (f"torch hub cache ({local})" if found else f"place {local.name} in {local.parent}")
 

@@ -67,13 +67,13 @@ def open_zip(source: bytes | str | Path, limits: ArchiveLimits = ArchiveLimits()
             skipped.append((name, "symbolic link inside the archive (not followed)"))
         elif info.flag_bits & 0x1:
             skipped.append((name, "encrypted archive member (password-protected zips are not supported)"))
+        elif (info.file_size > limits.ratio_exempt_bytes
+              and info.file_size > limits.max_ratio * max(info.compress_size, 1)):
+            raise IngestError(f"refused: member {name!r} would inflate {info.file_size / max(info.compress_size, 1):,.0f}x "
+                              f"to {info.file_size / MiB:,.0f} MiB (a zip bomb?)")
         elif info.file_size > limits.max_member_bytes:
             skipped.append((name, f"member too large ({info.file_size / MiB:,.0f} MiB uncompressed, "
                                   f"limit {limits.max_member_bytes / MiB:,.0f} MiB)"))
-        elif (info.file_size > limits.ratio_exempt_bytes
-              and info.file_size > limits.max_ratio * max(info.compress_size, 1)):
-            raise IngestError(f"refused: member {name!r} inflates {info.file_size / max(info.compress_size, 1):,.0f}x "
-                              "(a zip bomb?)")
         else:
             members.append(ArchiveMember(name, _reader(zf, info, limits.max_member_bytes)))
     return members, skipped

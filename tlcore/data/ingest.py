@@ -78,7 +78,7 @@ def ingest_uploads(items: Iterable[tuple[str, bytes, str]], name: str = "uploads
 def ingest_domains(path: str | Path, options: IngestOptions = IngestOptions()) -> dict[str, ImageSet]:
     """Every domain of a multi-domain root (domain/class/images), by domain name."""
     path = Path(path)
-    files, skipped = _walk_folder(path) if path.is_dir() else open_zip(path, options.archive)
+    files, skipped = _drop_junk(*(_walk_folder(path) if path.is_dir() else open_zip(path, options.archive)))
     layout, groups = _layout(files)
     if layout != "domains":
         raise IngestError(f"{str(path)!r} is not a multi-domain folder (domain/class/image)")
@@ -121,6 +121,7 @@ def _layout(files: list[ArchiveMember]):
 
 
 def _build_one(files, skipped, source: str, domain: str | None, options: IngestOptions) -> ImageSet:
+    files, skipped = _drop_junk(files, skipped)
     layout, groups = _layout(files)
     if layout == "domains":
         if domain is None:
@@ -177,7 +178,7 @@ def _build(entries, skipped, source: str, layout: str, options: IngestOptions) -
     return image_set
 
 
-def _name_problem(path: str, cls: str | None) -> str | None:
+def _junk_reason(path: str) -> str | None:
     parts = path.split("/")
     if any(p == "__MACOSX" for p in parts) or parts[-1].startswith("._"):
         return "macOS metadata, not an image"
@@ -185,6 +186,22 @@ def _name_problem(path: str, cls: str | None) -> str | None:
         return "hidden file or folder"
     if parts[-1].casefold() in JUNK_NAMES:
         return "system file, not an image"
+    return None
+
+
+def _drop_junk(files: list[ArchiveMember], skipped: list) -> tuple[list[ArchiveMember], list]:
+    """Set aside OS metadata first, so a __MACOSX folder does not hide the real layout."""
+    kept, skipped = [], list(skipped)
+    for f in files:
+        reason = _junk_reason(f.path)
+        if reason:
+            skipped.append((f.path, reason))
+        else:
+            kept.append(f)
+    return kept, skipped
+
+
+def _name_problem(path: str, cls: str | None) -> str | None:
     problem = extension_problem(path)
     if problem:
         return problem
