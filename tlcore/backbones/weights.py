@@ -36,10 +36,15 @@ def load_state_dict_file(path: str | Path) -> dict[str, torch.Tensor]:
     try:
         obj = torch.load(path, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as exc:
-        raise WeightsError(
-            f"refused to load {path.name!r}: it is a pickle that holds more than tensors "
-            f"(it may run code when opened). Save plain weights instead, e.g. with safetensors. "
-            f"Detail: {str(exc).splitlines()[0]}") from None
+        # A pickle (it starts with the PROTO opcode) or a torch zip that the restricted
+        # unpickler refused: it holds objects or opcodes beyond plain tensors.
+        if "Unsupported global" in str(exc) or head[:1] == b"\x80" or head[:2] == b"PK":
+            detail = next((ln.strip() for ln in str(exc).splitlines() if "Unsupported" in ln), "")
+            raise WeightsError(
+                f"refused to load {path.name!r}: it is a pickle that holds more than plain tensors "
+                f"(it could run code when opened). Save plain weights instead, e.g. with safetensors. "
+                f"Detail: {detail}") from None
+        raise WeightsError(f"{path.name!r} is not a readable PyTorch weights file") from None
     except (RuntimeError, OSError, EOFError, ValueError, AttributeError) as exc:
         raise WeightsError(f"{path.name!r} is not a readable PyTorch weights file ({exc})") from None
     return _as_state_dict(obj, path.name)

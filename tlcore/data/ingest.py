@@ -47,7 +47,7 @@ def ingest_path(path: str | Path, domain: str | None = None, options: IngestOpti
     path = Path(path)
     if path.is_dir():
         files, skipped = _walk_folder(path)
-    elif path.is_file() and zipfile.is_zipfile(path):
+    elif path.is_file() and (path.suffix.lower() == ".zip" or zipfile.is_zipfile(path)):
         files, skipped = open_zip(path, options.archive)
     elif path.is_file():
         raise IngestError(f"{path.name!r} is neither a folder nor a zip archive of class folders")

