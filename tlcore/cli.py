@@ -7,6 +7,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from pathlib import Path
 
 
 def _cmd_inspect(args) -> int:
@@ -87,6 +88,113 @@ def _cmd_domains(args) -> int:
     return 0
 
 
+def _parse_value(text: str):
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError:
+        return text
+
+
+def config_from_args(args):
+    """A RunConfig from --config (if given) with every flag the user typed on top."""
+    from .config import RunConfig
+    base = RunConfig.from_json(args.config) if args.config else RunConfig()
+    d = base.to_dict()
+    flag_to_key = {"target": ("data", "target"), "source": ("data", "source"),
+                   "target_domain": ("data", "target_domain"), "source_domain": ("data", "source_domain"),
+                   "per_class": ("data", "per_class"), "target_labels": ("data", "target_labels_per_class"),
+                   "img_size": ("data", "image_size"), "augment": ("data", "augment"),
+                   "backbone": ("model", "backbone"), "weights": ("model", "weights"),
+                   "freeze": ("model", "freeze"), "bn_policy": ("model", "bn_policy"),
+                   "lr_decay": ("model", "lr_decay"), "strategy": ("strategy", "name"),
+                   "optimizer": ("optim", "name"), "lr": ("optim", "lr"),
+                   "weight_decay": ("optim", "weight_decay"), "epochs": ("schedule", "epochs"),
+                   "scheduler": ("schedule", "scheduler"), "warmup_epochs": ("schedule", "warmup_epochs"),
+                   "patience": ("schedule", "early_stopping_patience"), "batch_size": (None, "batch_size"),
+                   "seed": (None, "seed"), "device": (None, "device"), "precision": (None, "precision"),
+                   "devices": (None, "devices"), "name": (None, "name")}
+    for flag, (section, key) in flag_to_key.items():
+        value = getattr(args, flag)
+        if value is not None:
+            (d[section] if section else d)[key] = value
+    if args.strategy is not None and not args.config:
+        d["strategy"]["params"] = {}
+    for item in args.param or []:
+        key, _, value = item.partition("=")
+        d["strategy"]["params"][key.strip()] = _parse_value(value)
+    if args.freeze is None and not args.config:
+        from .strategies import strategy_info
+        try:
+            recommended = strategy_info(d["strategy"]["name"]).recommended_freeze
+        except KeyError:
+            recommended = None
+        if recommended:
+            d["model"]["freeze"] = recommended
+    return RunConfig.from_dict(d)
+
+
+def _default_run_dir(config) -> Path:
+    import os
+    import time
+    root = Path(os.environ.get("TLSTUDIO_RUNS_DIR", "runs"))
+    target = Path(config.data.target).stem.replace(" ", "_")[:30]
+    return root / f"{time.strftime('%Y%m%d-%H%M%S')}-{config.strategy.name}-{target}"
+
+
+def _cmd_train(args) -> int:
+    from .backbones import WeightsError
+    from .data import IngestError
+    from .registry import UnknownNameError
+    from .train import ConfigError, train
+    from .train.callbacks import JsonlMetrics, RichProgress
+    try:
+        config = config_from_args(args)
+        from .train import validate_config
+        validate_config(config)
+    except (ConfigError, UnknownNameError, ValueError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    out = Path(args.out) if args.out else _default_run_dir(config)
+    try:
+        result = train(config, out_dir=out, callbacks=[RichProgress(), JsonlMetrics(out)], resume=args.resume)
+    except (ConfigError, UnknownNameError, WeightsError, IngestError, ValueError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    if result.is_global_zero:
+        _print_summary(result.summary, out)
+    return {"finished": 0, "stopped": 0}.get(result.status, 1)
+
+
+def _print_summary(summary: dict, out: Path) -> None:
+    from rich.console import Console
+    from rich.table import Table
+    table = Table(title=f"{summary['strategy']} on {summary['backbone']} ({summary['device']}, {summary['precision']})")
+    for col in ("target test", "before transfer", "after (final)", f"best val epoch ({summary['best_epoch']})"):
+        table.add_column(col)
+    for name in ("accuracy", "macro_recall", "macro_f1"):
+        cells = [summary.get(f"{p}target.test.{name}") for p in ("before.", "", "best.")]
+        table.add_row(name, *("-" if v is None else f"{v:.3f}" for v in cells))
+    console = Console()
+    console.print(table)
+    console.print(f"status {summary['status']}, {summary['epochs_run']} epochs, {summary['wall_time_s']} s, "
+                  f"{summary['throughput_img_s']} img/s; files in {out}")
+
+
+def _cmd_strategies(args) -> int:
+    from .strategies import list_strategies, strategy_info
+    rows = [strategy_info(n) for n in list_strategies()]
+    if args.json:
+        print(json.dumps([{"name": i.name, "family": i.family, "description": i.description,
+                           "needs_source": i.needs_source, "needs_target_labels": i.needs_target_labels,
+                           "defaults": dict(i.defaults)} for i in rows], indent=2))
+    else:
+        for i in rows:
+            needs = ", ".join(n for n, on in (("source", i.needs_source), ("target labels", i.needs_target_labels))
+                              if on) or "-"
+            print(f"{i.name:<19} {i.family:<18} needs: {needs:<22} {i.description}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m tlcore", description="TL Studio core")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -100,6 +208,46 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("pattern", nargs="?", default="*", help="shell-style filter, e.g. 'resnet*'")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=_cmd_backbones)
+    p = sub.add_parser("train", help="train one run headlessly (writes config, checkpoints, metrics, summary)")
+    g = p.add_argument_group("data")
+    g.add_argument("--target", help="target data: built-in domain, folder or zip (default syndigits)")
+    g.add_argument("--source", help="labelled source data for domain adaptation")
+    g.add_argument("--target-domain", help="domain inside a multi-domain target root")
+    g.add_argument("--source-domain", help="domain inside a multi-domain source root")
+    g.add_argument("--per-class", type=int, help="load at most this many images per class")
+    g.add_argument("--target-labels", type=int, help="labelled target images per class to train on (0: none)")
+    g.add_argument("--img-size", type=int, help="input size in pixels (default: the backbone's)")
+    g.add_argument("--augment", choices=["none", "light", "flip"])
+    g = p.add_argument_group("model")
+    g.add_argument("--backbone", help="see `python -m tlcore backbones` (default efficientnet_lite0)")
+    g.add_argument("--weights", help="imagenet | none | file:PATH")
+    g.add_argument("--freeze", help="all | none | last:K | pattern:REGEX | comma list of stages to freeze")
+    g.add_argument("--bn-policy", choices=["freeze", "update"])
+    g.add_argument("--lr-decay", type=float, help="LR multiplier per stage going down (discriminative LRs)")
+    g = p.add_argument_group("method and optimisation")
+    g.add_argument("--strategy", help="see `python -m tlcore strategies` (default finetune)")
+    g.add_argument("--param", action="append", metavar="KEY=VALUE", help="a strategy hyper-parameter")
+    g.add_argument("--optimizer", choices=["adamw", "sgd"])
+    g.add_argument("--lr", type=float)
+    g.add_argument("--weight-decay", type=float)
+    g.add_argument("--epochs", type=int)
+    g.add_argument("--scheduler", choices=["cosine", "onecycle", "constant", "dann"])
+    g.add_argument("--warmup-epochs", type=float)
+    g.add_argument("--patience", type=int, help="early stopping: epochs without val improvement")
+    g.add_argument("--batch-size", type=int)
+    g.add_argument("--seed", type=int)
+    g = p.add_argument_group("hardware and files")
+    g.add_argument("--device", choices=["auto", "cpu", "cuda", "mps"])
+    g.add_argument("--precision", choices=["auto", "fp32", "bf16", "fp16"])
+    g.add_argument("--devices", type=int, help="data-parallel processes through Lightning Fabric (DDP)")
+    g.add_argument("--name")
+    g.add_argument("--config", help="a config.json to replay (flags given as well override it)")
+    g.add_argument("--out", help="run folder (default runs/DATE-strategy-target)")
+    g.add_argument("--resume", action="store_true", help="continue from the run folder's last checkpoint")
+    p.set_defaults(func=_cmd_train)
+    p = sub.add_parser("strategies", help="list the transfer strategies")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=_cmd_strategies)
     p = sub.add_parser("domains", help="list the built-in image domains")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=_cmd_domains)

@@ -102,12 +102,17 @@ def stage_lr_multipliers(backbone: Backbone, decay: float = 1.0,
 
 
 def param_groups(backbone: Backbone, base_lr: float, multipliers: dict[str, float] | None = None,
-                 weight_decay: float = 0.0) -> list[dict]:
-    """Optimiser parameter groups: one per stage with trainable parameters."""
+                 weight_decay: float = 0.0, include_frozen: bool = False) -> list[dict]:
+    """Optimiser parameter groups, one per stage with trainable parameters.
+
+    ``include_frozen`` adds the frozen stages too, for strategies that unfreeze during
+    training: the optimiser skips parameters whose gradient is None, so a frozen stage
+    costs nothing until it is unfrozen.
+    """
     multipliers = multipliers or {}
     groups = []
     for stage in backbone.stages():
-        params = [p for _, p in stage.parameters if p.requires_grad]
+        params = [p for _, p in stage.parameters if p.requires_grad or include_frozen]
         if params:
             m = multipliers.get(stage.name, 1.0)
             groups.append({"params": params, "lr": base_lr * m, "weight_decay": weight_decay,

@@ -1,0 +1,131 @@
+"""One RunConfig describes a whole run; it round-trips through JSON so any run can be
+replayed headlessly (``python -m tlcore train --config RUN_DIR/config.json``)."""
+from __future__ import annotations
+
+import dataclasses
+import json
+from dataclasses import dataclass, field, fields, is_dataclass
+from pathlib import Path
+from typing import Any
+
+
+@dataclass(frozen=True)
+class DataConfig:
+    target: str = "syndigits"  # built-in domain name, folder or zip
+    source: str | None = None  # the labelled source domain, for domain adaptation
+    target_domain: str | None = None  # a domain inside a multi-domain root
+    source_domain: str | None = None
+    per_class: int | None = None  # cap on images per class loaded (None: all)
+    # Labelled target images per class used for training: 0 none (unsupervised DA), K a few
+    # (semi-supervised). None: all for supervised strategies, none for adaptation ones.
+    target_labels_per_class: int | None = None
+    val_fraction: float = 0.15
+    test_fraction: float = 0.15
+    image_size: int | None = None  # None: the backbone's default input size
+    augment: str = "none"  # none | light (random crop + small colour jitter) | flip (light + h-flip)
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    backbone: str = "efficientnet_lite0"
+    weights: str = "imagenet"  # imagenet | none | file:PATH
+    freeze: str = "last:1"  # see tlcore.freezing.FREEZE_SPEC_HELP
+    bn_policy: str = "freeze"  # freeze | update (BatchNorm statistics of frozen stages)
+    lr_decay: float = 1.0  # per-stage LR multiplier going down from the head (1: one LR)
+
+
+@dataclass(frozen=True)
+class StrategyConfig:
+    name: str = "finetune"
+    params: dict[str, Any] = field(default_factory=dict)  # overrides of the strategy's defaults
+
+
+@dataclass(frozen=True)
+class OptimConfig:
+    name: str = "adamw"  # adamw | sgd
+    lr: float = 1e-3
+    weight_decay: float = 1e-4
+    momentum: float = 0.9  # sgd only
+
+
+@dataclass(frozen=True)
+class ScheduleConfig:
+    epochs: int = 5
+    warmup_epochs: float = 0.0
+    scheduler: str = "cosine"  # cosine | onecycle | constant | dann (lr / (1 + 10p)^0.75)
+    early_stopping_patience: int | None = None  # epochs without val improvement
+    monitor: str = "accuracy"  # the target val metric that picks the best epoch
+
+
+@dataclass(frozen=True)
+class RunConfig:
+    data: DataConfig = field(default_factory=DataConfig)
+    model: ModelConfig = field(default_factory=ModelConfig)
+    strategy: StrategyConfig = field(default_factory=StrategyConfig)
+    optim: OptimConfig = field(default_factory=OptimConfig)
+    schedule: ScheduleConfig = field(default_factory=ScheduleConfig)
+    batch_size: int = 32
+    seed: int = 0
+    device: str = "auto"  # auto | cpu | cuda | mps
+    precision: str = "auto"  # auto | fp32 | bf16 | fp16
+    devices: int = 1  # >1 launches data-parallel processes through Lightning Fabric
+    name: str = ""
+    environment: dict[str, Any] = field(default_factory=dict)  # library versions, git commit (recorded)
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+    def to_json(self, path: str | Path | None = None) -> str:
+        text = json.dumps(self.to_dict(), indent=2, sort_keys=True)
+        if path is not None:
+            Path(path).write_text(text)
+        return text
+
+    @classmethod
+    def from_dict(cls, data: dict) -> "RunConfig":
+        return _build(cls, data, "config")
+
+    @classmethod
+    def from_json(cls, text_or_path: str | Path) -> "RunConfig":
+        text = str(text_or_path)
+        if not text.lstrip().startswith("{"):
+            text = Path(text_or_path).read_text()
+        return cls.from_dict(json.loads(text))
+
+    def replace(self, **changes) -> "RunConfig":
+        return dataclasses.replace(self, **changes)
+
+
+def _build(cls, data: dict, where: str):
+    if not isinstance(data, dict):
+        raise ValueError(f"{where} must be a JSON object")
+    known = {f.name: f for f in fields(cls)}
+    unknown = sorted(set(data) - set(known))
+    if unknown:
+        raise ValueError(f"unknown keys in {where}: {', '.join(unknown)}; valid: {', '.join(known)}")
+    kwargs = {}
+    for name, value in data.items():
+        default = known[name].default_factory() if known[name].default_factory is not dataclasses.MISSING \
+            else known[name].default
+        kwargs[name] = _build(type(default), value, f"{where}.{name}") if is_dataclass(default) else value
+    return cls(**kwargs)
+
+
+def record_environment() -> dict[str, Any]:
+    """Library versions and the project's git commit, stored with every run."""
+    import platform
+    import subprocess
+
+    import numpy
+    import timm
+    import torch
+    import torchvision
+    env = {"python": platform.python_version(), "torch": torch.__version__, "torchvision": torchvision.__version__,
+           "timm": timm.__version__, "numpy": numpy.__version__, "platform": platform.platform()}
+    try:
+        root = Path(__file__).resolve().parents[1]
+        env["git_commit"] = subprocess.run(["git", "rev-parse", "HEAD"], cwd=root, capture_output=True,
+                                           text=True, timeout=5).stdout.strip() or None
+    except (OSError, subprocess.SubprocessError):
+        env["git_commit"] = None
+    return env

@@ -1,0 +1,43 @@
+"""AdaBN (Li et al. 2016): train on the source, then evaluate the target with BatchNorm
+statistics re-estimated on target images. A cheap baseline every DA comparison needs."""
+import copy
+
+import torch
+from torch.nn.modules.batchnorm import _BatchNorm
+
+from .base import Strategy, StrategyInfo, accuracy, register_strategy
+
+
+@register_strategy
+class AdaBN(Strategy):
+    info = StrategyInfo(
+        name="adabn", family="domain adaptation",
+        description="Source training, then BatchNorm statistics re-estimated on the target (AdaBN)",
+        needs_source=True, needs_target_labels=False, recommended_freeze="none")
+    adapts_at_eval = True
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self._target_model = None
+
+    def training_step(self, batch, progress):
+        loss, _, logits = self.classify(batch["src_x"], batch["src_y"])
+        return {"loss": loss, "cls_loss": loss.detach(), "src_acc": accuracy(logits, batch["src_y"])}
+
+    @torch.no_grad()
+    def adapt_for_eval(self, target_images):
+        model = copy.deepcopy(self.backbone)
+        bns = [m for m in model.modules() if isinstance(m, _BatchNorm)]
+        for bn in bns:
+            bn.reset_running_stats()
+            bn.momentum = None  # a cumulative average over all target batches
+        model.bn_policy = "update"
+        model.train()
+        for x in target_images:
+            model.forward_features(x)
+        self._target_model = model.eval()
+
+    def eval_model(self, domain):
+        if domain == "target" and self._target_model is not None:
+            return self._target_model
+        return self.backbone

@@ -1,0 +1,149 @@
+"""The Strategy contract and its registry.
+
+A strategy holds the backbone (and any extra module such as a domain discriminator) and
+turns one batch into named losses; the one training loop does everything else.
+Batches are dicts with, where the strategy needs them:
+  src_x, src_y, src_i   labelled source images, labels, and their indices in the source set
+  tgt_x, tgt_y          labelled target images and labels (few, or all, or none)
+  tgt_u                 unlabelled target images (the target training split, labels unused)
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from types import MappingProxyType
+from typing import Any, ClassVar, Mapping
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from ..backbones import Backbone
+from ..freezing import apply_freeze
+from ..registry import Registry
+
+
+@dataclass(frozen=True)
+class StrategyInfo:
+    name: str
+    description: str  # one line, shown in the UI and the CLI
+    family: str  # model-based | feature-based | instance-based | domain adaptation | baseline
+    needs_source: bool
+    needs_target_labels: bool
+    defaults: Mapping[str, Any] = field(default_factory=dict)
+    help: Mapping[str, str] = field(default_factory=dict)  # one line per hyper-parameter
+    recommended_freeze: str | None = None
+    cacheable: bool = False  # can train on cached features when the backbone is frozen
+    semi_supervised: bool = False  # also uses labelled target images when there are some
+    uses_unlabelled_target: bool = False  # trains on target images without their labels
+
+    def __post_init__(self):
+        object.__setattr__(self, "defaults", MappingProxyType(dict(self.defaults)))
+        object.__setattr__(self, "help", MappingProxyType(dict(self.help)))
+
+
+class Strategy(nn.Module):
+    info: ClassVar[StrategyInfo]
+    adapts_at_eval: ClassVar[bool] = False  # True: adapt_for_eval() needs target images first
+
+    def __init__(self, backbone: Backbone, num_classes: int, params: Mapping[str, Any] | None = None,
+                 freeze: str = "none", bn_policy: str = "freeze"):
+        super().__init__()
+        params = dict(params or {})
+        unknown = sorted(set(params) - set(self.info.defaults))
+        if unknown:
+            valid = ", ".join(self.info.defaults) or "none"
+            raise ValueError(f"unknown parameters for strategy {self.info.name!r}: {', '.join(unknown)}; "
+                             f"valid: {valid}")
+        self.hp = {**self.info.defaults, **params}
+        self.backbone = backbone
+        self.num_classes = num_classes
+        self.freeze = freeze
+        self.bn_policy = bn_policy
+        self.features_cached = False  # set by the loop when batches hold features, not images
+        self.lr_scale = 1.0  # read by the LR schedule every step (LP-FT lowers it)
+
+    # ---- hooks the loop calls
+    def setup(self, context) -> None:
+        """Once before training; ``context`` gives access to data and features (TrainContext)."""
+        apply_freeze(self.backbone, self.freeze, self.bn_policy)
+
+    def on_epoch_start(self, epoch: int, epochs: int) -> str | None:
+        """Called before each epoch (0-based); may change the freeze map. Returns a log line."""
+        return None
+
+    def training_step(self, batch: dict[str, torch.Tensor], progress: float) -> dict[str, torch.Tensor]:
+        raise NotImplementedError
+
+    def adapt_for_eval(self, target_images) -> None:
+        """Called before evaluating on the target (AdaBN re-estimates statistics here)."""
+
+    def eval_model(self, domain: str) -> nn.Module:
+        """The module that maps images to logits when evaluating ``domain``."""
+        return self.backbone
+
+    def artifacts(self) -> dict[str, Any]:
+        """JSON-able things to save with the run (e.g. per-sample weights)."""
+        return {}
+
+    # ---- helpers for subclasses
+    def features(self, x: torch.Tensor) -> torch.Tensor:
+        return x if self.features_cached else self.backbone.forward_features(x)
+
+    def classify(self, x: torch.Tensor, y: torch.Tensor, weight: torch.Tensor | None = None):
+        """(cross-entropy, features, logits) of a labelled batch; ``weight`` per sample."""
+        f = self.features(x)
+        logits = self.backbone.forward_head(f)
+        loss = F.cross_entropy(logits, y, reduction="none")
+        loss = (loss * weight).sum() / weight.sum() if weight is not None else loss.mean()
+        return loss, f, logits
+
+    def domain_features(self, xs: list[torch.Tensor]) -> list[torch.Tensor]:
+        """Features of several domains' batches, with shared or separate BatchNorm statistics."""
+        if self.hp.get("bn_mode", "shared") == "separate":
+            return [self.features(x) for x in xs]
+        return list(torch.split(self.features(torch.cat(xs)), [len(x) for x in xs]))
+
+
+def accuracy(logits: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    return (logits.argmax(1) == y).float().mean().detach()
+
+
+_STRATEGIES: Registry[StrategyInfo] = Registry("strategy")
+
+
+def register_strategy(cls: type[Strategy]) -> type[Strategy]:
+    _STRATEGIES.register(cls.info.name, cls.info, cls)
+    return cls
+
+
+def list_strategies(pattern: str = "*") -> list[str]:
+    return _STRATEGIES.names(pattern)
+
+
+def strategy_info(name: str) -> StrategyInfo:
+    return _STRATEGIES.get(name).info
+
+
+def create_strategy(name: str, backbone: Backbone, num_classes: int, params=None, freeze: str = "none",
+                    bn_policy: str = "freeze") -> Strategy:
+    return _STRATEGIES.get(name).factory(backbone, num_classes, params, freeze, bn_policy)
+
+
+class AdaptationStrategy(Strategy):
+    """Shared by the DA strategies: a supervised loss on the source (plus the labelled
+    target images, when there are some) and features of both domains to align."""
+
+    def supervised_and_features(self, batch):
+        f_s, f_t = self.domain_features([batch["src_x"], batch["tgt_u"]])
+        logits_s = self.backbone.forward_head(f_s)
+        parts = {"cls_loss": F.cross_entropy(logits_s, batch["src_y"]), "src_acc": accuracy(logits_s, batch["src_y"])}
+        loss = parts["cls_loss"]
+        if "tgt_x" in batch:  # semi-supervised: a few labelled target images
+            parts["tgt_cls_loss"], _, _ = self.classify(batch["tgt_x"], batch["tgt_y"])
+            loss = loss + self.hp["target_weight"] * parts["tgt_cls_loss"]
+        return loss, parts, f_s, f_t
+
+
+DA_DEFAULTS = {"bn_mode": "shared", "target_weight": 1.0}
+DA_HELP = {"bn_mode": "shared: source and target in one batch for BatchNorm; separate: own statistics",
+           "target_weight": "weight of the loss on labelled target images, when there are some"}

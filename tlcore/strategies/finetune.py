@@ -1,0 +1,15 @@
+"""Supervised fine-tuning under the freeze plan: from a linear probe (every backbone stage
+frozen) through partial to full fine-tuning, with discriminative learning rates."""
+from .base import Strategy, StrategyInfo, accuracy, register_strategy
+
+
+@register_strategy
+class FineTune(Strategy):
+    info = StrategyInfo(
+        name="finetune", family="model-based",
+        description="Fine-tune on the labelled target under the freeze map (all frozen = linear probe)",
+        needs_source=False, needs_target_labels=True, cacheable=True)
+
+    def training_step(self, batch, progress):
+        loss, _, logits = self.classify(batch["tgt_x"], batch["tgt_y"])
+        return {"loss": loss, "cls_loss": loss.detach(), "train_acc": accuracy(logits, batch["tgt_y"])}

@@ -1,0 +1,107 @@
+"""Everything a run needs besides the loop: validated config, data sets, model, features."""
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from ..backbones import backbone_info, create_backbone, get_spec
+from ..config import RunConfig
+from ..registry import UnknownNameError
+from ..strategies import create_strategy, strategy_info
+from .data import BatchPreprocess, ResizedImages, RunData, prepare_data
+from .features import extract_features, feature_dataset
+
+
+class ConfigError(ValueError):
+    """A run configuration that cannot run; the message lists the valid choices."""
+
+
+def validate_config(config: RunConfig) -> list[str]:
+    """Raise ConfigError for a config that cannot run; return warnings for a dubious one."""
+    try:
+        get_spec(config.model.backbone)
+        info = strategy_info(config.strategy.name)
+    except UnknownNameError as exc:
+        raise ConfigError(str(exc)) from None
+    if info.needs_source and not config.data.source:
+        raise ConfigError(f"strategy {info.name!r} needs a labelled source data set (--source)")
+    if info.needs_target_labels and config.data.target_labels_per_class == 0:
+        raise ConfigError(f"strategy {info.name!r} needs labelled target images; "
+                          "target_labels_per_class is 0")
+    checks = [
+        (config.data.image_size is not None and config.data.image_size < 8, "image size must be at least 8 px"),
+        (config.schedule.epochs < 1, "epochs must be at least 1"),
+        (config.batch_size < 2, "batch size must be at least 2"),
+        (config.optim.lr <= 0, "learning rate must be positive"),
+        (config.optim.name not in ("adamw", "sgd"), f"unknown optimiser {config.optim.name!r}; valid: adamw, sgd"),
+        (config.schedule.scheduler not in ("cosine", "onecycle", "constant", "dann"),
+         f"unknown scheduler {config.schedule.scheduler!r}; valid: cosine, onecycle, constant, dann"),
+        (config.devices < 1, "devices must be at least 1"),
+    ]
+    for bad, message in checks:
+        if bad:
+            raise ConfigError(message)
+    warnings = []
+    if info.uses_unlabelled_target and config.model.freeze == "all":
+        warnings.append(f"{info.name} aligns features, but every backbone stage is frozen: the alignment "
+                        "cannot change them. Unfreeze at least the last stage (e.g. --freeze last:2 or none).")
+    return warnings
+
+
+class TrainContext:
+    """Data sets of a run (as resized images or cached features) and the initial features."""
+
+    def __init__(self, config: RunConfig, fabric):
+        self.config = config
+        self.fabric = fabric
+        self.warnings = validate_config(config)
+        self.strategy_info = strategy_info(config.strategy.name)
+        self.data: RunData = prepare_data(config, self.strategy_info.needs_target_labels)
+        self.warnings += self.data.warnings
+        info = backbone_info(config.model.backbone)
+        self.image_size = config.data.image_size or info.input_size
+        backbone = create_backbone(config.model.backbone, config.model.weights,
+                                   num_classes=len(self.data.class_names))
+        self.strategy = create_strategy(config.strategy.name, backbone, len(self.data.class_names),
+                                        config.strategy.params, config.model.freeze, config.model.bn_policy)
+        self.preprocess = BatchPreprocess(info.mean, info.std, config.data.augment).to(fabric.device)
+        self._datasets: dict[str, ResizedImages] = {}
+        self._features: dict[str, torch.Tensor] = {}
+
+    # ---- data sets by name: target_labelled, target_unlabelled, target_val, target_test,
+    #      source_train, source_test
+    def dataset(self, which: str) -> ResizedImages:
+        if which not in self._datasets:
+            d = self.data
+            if which == "target_labelled":
+                ds = ResizedImages(d.target, self.image_size, d.target_labelled)
+            elif which.startswith("target_"):
+                split = {"target_unlabelled": "train", "target_val": "val", "target_test": "test"}[which]
+                ds = ResizedImages(d.target, self.image_size, d.target_index(split))
+            else:
+                idx = d.source_index(which.split("_", 1)[1])
+                ds = ResizedImages(d.source, self.image_size, idx, d.source_labels[idx])
+            self._datasets[which] = ds
+        return self._datasets[which]
+
+    def has(self, which: str) -> bool:
+        if which.startswith("source") and self.data.source is None:
+            return False
+        return len(self.dataset(which)) > 0
+
+    def source_ids(self, split: str) -> list[str]:
+        return [self.data.source.ids[i] for i in self.data.source_index(split)]
+
+    def initial_features(self, which: str) -> tuple[np.ndarray, np.ndarray]:
+        """Features of the untrained (pretrained or random) backbone, computed once."""
+        f = self.feature_tensor(which)
+        return f.numpy(), self.dataset(which).labels
+
+    def feature_tensor(self, which: str) -> torch.Tensor:
+        if which not in self._features:
+            self._features[which] = extract_features(self.fabric, self.strategy.backbone, self.preprocess,
+                                                     self.dataset(which), max(self.config.batch_size, 64))
+        return self._features[which]
+
+    def cached_dataset(self, which: str):
+        return feature_dataset(self.feature_tensor(which), self.dataset(which))

@@ -1,0 +1,133 @@
+"""From RunConfig.data to tensors: the image sets of a run, their splits, and loaders."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+from PIL import Image
+from torch.utils.data import DataLoader, Dataset
+
+from ..data import ImageSet, IngestOptions, check_domain_pair, is_domain, load_domain, load_image_set
+
+PRECOMPUTE_LIMIT_BYTES = 1 << 30  # resize every image once up front below this size
+
+
+class ResizedImages(Dataset):
+    """(uint8 image C x S x S, label, index) for a subset of an ImageSet.
+
+    Images are resized once up front when they fit in memory (a 5,000-image set at
+    64 px is 60 MB), otherwise on access. Normalisation and augmentation happen on the
+    batch, on the training device (see ``BatchPreprocess``).
+    """
+
+    def __init__(self, image_set: ImageSet, size: int, index: np.ndarray, labels: np.ndarray | None = None):
+        self.image_set, self.size, self.index = image_set, size, np.asarray(index, dtype=np.int64)
+        self.labels = image_set.labels[self.index] if labels is None else np.asarray(labels, dtype=np.int64)
+        self._cache = None
+        if len(self.index) * 3 * size * size <= PRECOMPUTE_LIMIT_BYTES:
+            self._cache = torch.stack([self._load(i) for i in range(len(self.index))]) if len(self.index) else None
+
+    def _load(self, i: int) -> torch.Tensor:
+        img = Image.fromarray(self.image_set.images[self.index[i]])
+        if img.size != (self.size, self.size):
+            img = img.resize((self.size, self.size), Image.Resampling.BILINEAR)
+        return torch.from_numpy(np.asarray(img).copy()).permute(2, 0, 1)
+
+    def __len__(self) -> int:
+        return len(self.index)
+
+    def __getitem__(self, i: int):
+        x = self._cache[i] if self._cache is not None else self._load(i)
+        return x, int(self.labels[i]), i
+
+
+class BatchPreprocess(torch.nn.Module):
+    """uint8 batch -> normalised float batch, with optional light augmentation."""
+
+    def __init__(self, mean, std, augment: str = "none"):
+        super().__init__()
+        if augment not in ("none", "light", "flip"):
+            raise ValueError(f"unknown augmentation {augment!r}; valid: none, light, flip")
+        self.augment = augment
+        self.register_buffer("mean", torch.tensor(mean, dtype=torch.float32).view(1, 3, 1, 1), persistent=False)
+        self.register_buffer("std", torch.tensor(std, dtype=torch.float32).view(1, 3, 1, 1), persistent=False)
+
+    def forward(self, x: torch.Tensor, train: bool = False) -> torch.Tensor:
+        x = x.float().div_(255.0)
+        if train and self.augment != "none":
+            x = self._augment(x)
+        return (x - self.mean) / self.std
+
+    def _augment(self, x: torch.Tensor) -> torch.Tensor:
+        n, _, h, w = x.shape
+        pad = max(1, h // 8)
+        padded = torch.nn.functional.pad(x, (pad, pad, pad, pad), mode="replicate")
+        dy, dx = torch.randint(0, 2 * pad + 1, (2,)).tolist()  # one shift per batch: cheap
+        x = padded[:, :, dy:dy + h, dx:dx + w]
+        scale = 1 + 0.2 * (torch.rand(n, 1, 1, 1, device=x.device) - 0.5)
+        x = (x * scale).clamp_(0, 1)
+        if self.augment == "flip":
+            flip = torch.rand(n, device=x.device) < 0.5
+            x = torch.where(flip.view(n, 1, 1, 1), x.flip(3), x)
+        return x
+
+
+@dataclass
+class RunData:
+    target: ImageSet
+    source: ImageSet | None
+    class_names: tuple[str, ...]
+    source_labels: np.ndarray | None  # source labels mapped onto the target's class indices
+    target_labelled: np.ndarray  # indices of target training images whose labels are used
+    warnings: list[str]
+
+    def target_index(self, split: str) -> np.ndarray:
+        return np.flatnonzero(self.target.splits == split)
+
+    def source_index(self, split: str) -> np.ndarray:
+        keep = self.source_labels >= 0
+        return np.flatnonzero((self.source.splits == split) & keep)
+
+
+def _load(spec: str, domain: str | None, cfg, seed: int) -> ImageSet:
+    if is_domain(spec):
+        return load_domain(spec, per_class=-1 if cfg.per_class is None else cfg.per_class, seed=seed,
+                           val_fraction=cfg.val_fraction, test_fraction=cfg.test_fraction)
+    options = IngestOptions(seed=seed, val_fraction=cfg.val_fraction, test_fraction=cfg.test_fraction)
+    image_set = load_image_set(spec, domain=domain, options=options)
+    if cfg.per_class is not None:
+        rng = np.random.default_rng(seed)
+        keep = np.concatenate([rng.permutation(np.flatnonzero(image_set.labels == c))[:cfg.per_class]
+                               for c in range(image_set.num_classes)])
+        image_set = image_set.subset(np.sort(keep))
+    return image_set
+
+
+def prepare_data(config, uses_target_labels_by_default: bool = True) -> RunData:
+    cfg = config.data
+    target = _load(cfg.target, cfg.target_domain, cfg, config.seed)
+    source, source_labels, warnings = None, None, []
+    if cfg.source:
+        source = _load(cfg.source, cfg.source_domain, cfg, config.seed + 1)
+        warnings += check_domain_pair(source, target)
+        index = {name: i for i, name in enumerate(target.class_names)}
+        source_labels = np.array([index.get(source.class_names[y], -1) for y in source.labels], dtype=np.int64)
+    train = np.flatnonzero(target.splits == "train")
+    k = cfg.target_labels_per_class
+    if k is None and not uses_target_labels_by_default:
+        k = 0  # adaptation methods are unsupervised unless target labels are asked for
+    if k is None:
+        labelled = train
+    else:
+        rng = np.random.default_rng(config.seed + 2)
+        labelled = np.sort(np.concatenate([
+            rng.permutation(train[target.labels[train] == c])[:k] for c in range(target.num_classes)]))
+    return RunData(target, source, target.class_names, source_labels, labelled, warnings)
+
+
+def make_loader(dataset: Dataset, batch_size: int, train: bool, seed: int) -> DataLoader:
+    generator = torch.Generator().manual_seed(seed)
+    # Dropping a ragged last batch keeps BatchNorm away from batches of one image.
+    drop_last = train and len(dataset) > batch_size
+    return DataLoader(dataset, batch_size=batch_size, shuffle=train, drop_last=drop_last, generator=generator)

@@ -1,0 +1,45 @@
+"""Pooled backbone features, computed once: the feature cache and the "before" probe.
+
+When every backbone stage is frozen (and augmentation is off) a backbone's output for an
+image never changes, so it is computed once and the head trains on cached tensors.
+"""
+from __future__ import annotations
+
+import numpy as np
+import torch
+from sklearn.linear_model import LogisticRegression
+from torch.utils.data import Dataset, TensorDataset
+
+from ..metrics import classification_metrics
+
+
+@torch.no_grad()
+def extract_features(fabric, backbone, preprocess, dataset: Dataset, batch_size: int) -> torch.Tensor:
+    """(N, D) float32 CPU features of every item of ``dataset``, in order."""
+    was_training = backbone.training
+    backbone.eval()
+    chunks = []
+    for start in range(0, len(dataset), batch_size):
+        x = torch.stack([dataset[i][0] for i in range(start, min(start + batch_size, len(dataset)))])
+        x = preprocess(fabric.to_device(x))
+        with fabric.autocast():
+            chunks.append(backbone.forward_features(x).float().cpu())
+    backbone.train(was_training)
+    return torch.cat(chunks) if chunks else torch.zeros(0, backbone.feature_dim)
+
+
+def feature_dataset(features: torch.Tensor, dataset) -> TensorDataset:
+    """Features with the labels and indices of the image dataset they came from."""
+    return TensorDataset(features, torch.as_tensor(dataset.labels), torch.arange(len(dataset)))
+
+
+def linear_probe(train_f: np.ndarray, train_y: np.ndarray, test_f: np.ndarray, test_y: np.ndarray,
+                 class_names, seed: int = 0) -> dict:
+    """Logistic regression on frozen features: what the backbone gives before any training."""
+    mu, sd = train_f.mean(0), train_f.std(0) + 1e-6
+    if len(np.unique(train_y)) < 2:
+        pred = np.full(len(test_y), train_y[0] if len(train_y) else 0)
+    else:
+        clf = LogisticRegression(C=1.0, max_iter=1000, random_state=seed).fit((train_f - mu) / sd, train_y)
+        pred = clf.predict((test_f - mu) / sd)
+    return classification_metrics(test_y, pred, class_names)
