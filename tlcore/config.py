@@ -69,6 +69,7 @@ class RunConfig:
     device: str = "auto"  # auto | cpu | cuda | mps
     precision: str = "auto"  # auto | fp32 | bf16 | fp16
     devices: int = 1  # >1 launches data-parallel processes through Lightning Fabric
+    feature_cache: bool = True  # train the head on cached features when the backbone is frozen
     name: str = ""
     environment: dict[str, Any] = field(default_factory=dict)  # library versions, git commit (recorded)
 

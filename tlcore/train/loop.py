@@ -106,7 +106,8 @@ def train(config: RunConfig, out_dir: str | Path | None = None, callbacks: Itera
                             ("tgt_u", info.uses_unlabelled_target)) if on]
     backbone_frozen = all(s.name in strategy.backbone.frozen_stages for s in strategy.backbone.stages()
                           if s.name != "head")
-    cached = info.cacheable and backbone_frozen and config.data.augment == "none" and config.devices == 1
+    cached = (config.feature_cache and info.cacheable and backbone_frozen and config.data.augment == "none"
+              and config.devices == 1)
     strategy.features_cached = cached
     train_sets = {k: ctx.cached_dataset(BATCH_KEYS[k]) if cached else ctx.dataset(BATCH_KEYS[k]) for k in uses}
     loaders = {k: fabric.setup_dataloaders(make_loader(ds, config.batch_size, True, config.seed + j),

@@ -1,0 +1,70 @@
+"""Device and precision choice; the CUDA tests run only where a GPU is (marked gpu)."""
+import pytest
+import torch
+
+from tlcore.config import DataConfig, ModelConfig, OptimConfig, RunConfig, ScheduleConfig, StrategyConfig
+from tlcore.devices import resolve_device, resolve_precision
+from tlcore.train import train
+
+needs_cuda = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
+
+
+def test_auto_picks_cuda_then_mps_then_cpu():
+    expected = "cuda" if torch.cuda.is_available() else "cpu"
+    if not torch.cuda.is_available() and getattr(torch.backends, "mps", None) and torch.backends.mps.is_available():
+        expected = "mps"
+    assert resolve_device("auto") == expected
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="checks the message shown without a GPU")
+def test_asking_for_a_missing_gpu_is_a_clear_error():
+    with pytest.raises(ValueError, match="no CUDA GPU is visible"):
+        resolve_device("cuda")
+
+
+def test_precision_choices():
+    assert resolve_precision("auto", "cpu") == "fp32"
+    assert resolve_precision("bf16", "cpu") == "bf16"
+    with pytest.raises(ValueError, match="fp16 autocast is not supported on the CPU"):
+        resolve_precision("fp16", "cpu")
+    with pytest.raises(ValueError, match="valid: auto, fp32, bf16, fp16"):
+        resolve_precision("int4", "cpu")
+
+
+def cuda_config(strategy="dann", **kw) -> RunConfig:
+    return RunConfig(data=DataConfig(target="mnist-m", source="mnist", per_class=100, image_size=28),
+                     model=ModelConfig(backbone="dann_digits_cnn", weights="none", freeze="none"),
+                     strategy=StrategyConfig(strategy), optim=OptimConfig(name="sgd", lr=0.01),
+                     schedule=ScheduleConfig(epochs=3, scheduler="dann"), batch_size=64, device="cuda", **kw)
+
+
+@pytest.mark.gpu
+@needs_cuda
+def test_short_dann_run_on_cuda_with_autocast():
+    r = train(cuda_config())
+    assert r.status == "finished" and r.summary["device"] == "cuda"
+    assert r.summary["precision"] in ("bf16", "fp16")  # autocast chosen automatically
+    assert r.summary["target.test.accuracy"] > 0.15
+
+
+@pytest.mark.gpu
+@needs_cuda
+def test_channels_last_on_cuda_for_the_pretrained_default():
+    cfg = RunConfig(data=DataConfig(target="syndigits", per_class=20, image_size=64),
+                    model=ModelConfig(freeze="last:2"), schedule=ScheduleConfig(epochs=1), batch_size=32,
+                    device="cuda")
+    r = train(cfg)
+    assert r.status == "finished"
+    conv = r.strategy.backbone.body.conv_stem.weight
+    assert conv.is_cuda and conv.is_contiguous(memory_format=torch.channels_last)
+
+
+@pytest.mark.gpu
+@needs_cuda
+def test_feature_cache_on_cuda():
+    cfg = RunConfig(data=DataConfig(target="syndigits", per_class=30, image_size=96),
+                    model=ModelConfig(freeze="all"), schedule=ScheduleConfig(epochs=5), batch_size=32,
+                    device="cuda")
+    r = train(cfg)
+    assert r.summary["feature_cache"] and r.summary["device"] == "cuda"
+    assert r.summary["target.test.accuracy"] > 0.3
