@@ -31,20 +31,21 @@ def test_precision_choices():
         resolve_precision("int4", "cpu")
 
 
-def cuda_config(strategy="dann", **kw) -> RunConfig:
-    return RunConfig(data=DataConfig(target="mnist-m", source="mnist", per_class=100, image_size=28),
-                     model=ModelConfig(backbone="dann_digits_cnn", weights="none", freeze="none"),
-                     strategy=StrategyConfig(strategy), optim=OptimConfig(name="sgd", lr=0.01),
-                     schedule=ScheduleConfig(epochs=3, scheduler="dann"), batch_size=64, device="cuda", **kw)
-
-
 @pytest.mark.gpu
 @needs_cuda
 def test_short_dann_run_on_cuda_with_autocast():
-    r = train(cuda_config())
+    # On the CPU this configuration reached source 0.93 / target 0.46 test accuracy.
+    cfg = RunConfig(data=DataConfig(target="mnist-m", source="mnist", per_class=300, image_size=28),
+                    model=ModelConfig(backbone="dann_digits_cnn", weights="none", freeze="none"),
+                    strategy=StrategyConfig("dann"), optim=OptimConfig(name="adamw", lr=2e-3),
+                    schedule=ScheduleConfig(epochs=5), batch_size=64, device="cuda")
+    events = []
+    r = train(cfg, callbacks=[events.append])
     assert r.status == "finished" and r.summary["device"] == "cuda"
     assert r.summary["precision"] in ("bf16", "fp16")  # autocast chosen automatically
-    assert r.summary["target.test.accuracy"] > 0.15
+    assert r.summary["source.test.accuracy"] > 0.8 and r.summary["target.test.accuracy"] > 0.25
+    steps = [e.values for e in events if type(e).__name__ == "StepEnded"]
+    assert all(k in steps[-1] for k in ("domain_loss", "domain_acc", "lambda"))
 
 
 @pytest.mark.gpu

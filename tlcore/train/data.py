@@ -131,3 +131,29 @@ def make_loader(dataset: Dataset, batch_size: int, train: bool, seed: int) -> Da
     # Dropping a ragged last batch keeps BatchNorm away from batches of one image.
     drop_last = train and len(dataset) > batch_size
     return DataLoader(dataset, batch_size=batch_size, shuffle=train, drop_last=drop_last, generator=generator)
+
+
+class TensorBatches:
+    """Shuffled mini-batches straight from in-memory tensors (the feature cache's loader).
+
+    A DataLoader over a TensorDataset indexes and collates item by item; with cached
+    features that bookkeeping costs more than the head's training step itself.
+    """
+
+    def __init__(self, tensors: tuple[torch.Tensor, ...], batch_size: int, seed: int, device):
+        self.tensors = tuple(t.to(device) for t in tensors)
+        self.batch_size = batch_size
+        self.generator = torch.Generator().manual_seed(seed)
+        n = len(self.tensors[0])
+        self.drop_last = n > batch_size  # as make_loader: no batch of one for BatchNorm
+        self.sampler = None
+
+    def __len__(self) -> int:
+        n = len(self.tensors[0])
+        return n // self.batch_size if self.drop_last else -(-n // self.batch_size)
+
+    def __iter__(self):
+        order = torch.randperm(len(self.tensors[0]), generator=self.generator).to(self.tensors[0].device)
+        for b in range(len(self)):
+            idx = order[b * self.batch_size:(b + 1) * self.batch_size]
+            yield tuple(t[idx] for t in self.tensors)

@@ -17,7 +17,7 @@ from ..freezing import param_groups, stage_lr_multipliers
 from ..metrics import SCALARS, classification_metrics
 from .checkpoint import load_checkpoint, save_checkpoint
 from .context import TrainContext
-from .data import make_loader
+from .data import TensorBatches, make_loader
 from .events import EpochEnded, EpochStarted, LogMessage, RunEnded, RunStarted, StepEnded
 from .features import linear_probe
 
@@ -35,8 +35,12 @@ class TrainResult:
 
 
 def make_fabric(config: RunConfig):
-    from lightning_fabric import Fabric
-    from lightning_fabric.strategies import DDPStrategy
+    try:
+        from lightning_fabric import Fabric
+        from lightning_fabric.strategies import DDPStrategy
+    except ImportError:  # the full `lightning` package ships Fabric under this name
+        from lightning.fabric import Fabric
+        from lightning.fabric.strategies import DDPStrategy
     device = resolve_device(config.device)
     precision = resolve_precision(config.precision, device)
     strategy = DDPStrategy(find_unused_parameters=True, process_group_backend="gloo" if device == "cpu" else None) \
@@ -109,10 +113,13 @@ def train(config: RunConfig, out_dir: str | Path | None = None, callbacks: Itera
     cached = (config.feature_cache and info.cacheable and backbone_frozen and config.data.augment == "none"
               and config.devices == 1)
     strategy.features_cached = cached
-    train_sets = {k: ctx.cached_dataset(BATCH_KEYS[k]) if cached else ctx.dataset(BATCH_KEYS[k]) for k in uses}
-    loaders = {k: fabric.setup_dataloaders(make_loader(ds, config.batch_size, True, config.seed + j),
-                                           move_to_device=True)
-               for j, (k, ds) in enumerate(train_sets.items())}
+    if cached:
+        loaders = {k: TensorBatches(ctx.cached_dataset(BATCH_KEYS[k]).tensors, config.batch_size,
+                                    config.seed + j, fabric.device) for j, k in enumerate(uses)}
+    else:
+        loaders = {k: fabric.setup_dataloaders(make_loader(ctx.dataset(BATCH_KEYS[k]), config.batch_size, True,
+                                                           config.seed + j), move_to_device=True)
+                   for j, k in enumerate(uses)}
     main_key = "tgt" if info.needs_target_labels else "src"
     steps_per_epoch = len(loaders[main_key])
     total_steps = steps_per_epoch * config.schedule.epochs
