@@ -9,6 +9,7 @@ import streamlit as st
 
 from tlcore.backbones import DEFAULT_BACKBONE, backbone_info, list_backbones
 from tlcore.data import domain_info, list_domains, load_domain
+from tlcore.devices import resolve_device
 
 DEMO_SOURCE, DEMO_TARGET = "mnist", "syndigits"
 
@@ -22,8 +23,15 @@ def page_setup(title: str) -> None:
         info = backbone_info(DEFAULT_BACKBONE)
         state = "pretrained weights ready" if info.imagenet_available else "weights missing"
         st.markdown(f"**Default backbone:** `{DEFAULT_BACKBONE}` ({state})")
+        st.markdown(f"**Training device:** `{training_device()}`")
         st.caption(f"{len(list_backbones())} backbones · {len(list_domains())} built-in domains")
     st.title(title)
+
+
+@st.cache_resource
+def training_device() -> str:
+    """What `device=auto` picks here: CUDA, then Apple MPS, then the CPU."""
+    return resolve_device("auto")
 
 
 @st.cache_resource(show_spinner="Loading the built-in domain…")

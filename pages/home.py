@@ -29,4 +29,6 @@ for column, role, name in ((columns[0], "Source", DEMO_SOURCE), (columns[1], "Ta
             st.image(strip, caption=f"class {cls}")
 
 st.info("Next: look at any data set on the **Data** page, or at the backbones and their freeze map on "
-        "the **Backbones** page. Training arrives with the engine.")
+        "the **Backbones** page. Training runs from the command line for now, e.g. "
+        "`python -m tlcore train --target syndigits --source mnist --strategy dann`; "
+        "the Train page comes with the dashboard.")

@@ -33,14 +33,15 @@ def backbone_stage_names(backbone: Backbone) -> list[str]:
     return [s for s in backbone.stage_names() if s != HEAD]
 
 
-def parse_freeze_spec(spec: str, backbone: Backbone) -> tuple[set[str], str | None]:
+def parse_freeze_spec(spec: str, backbone: Backbone | list[str]) -> tuple[set[str], str | None]:
     """(stages to freeze, parameter-name regex or None) for a spec string.
 
     ``all``: every backbone stage frozen (a linear probe); ``none``: full fine-tune;
     ``last:K``: only the last K backbone stages (and the head) train; ``pattern:REGEX``:
     freeze parameters whose name matches; otherwise a comma list of stage names.
     """
-    stages = backbone_stage_names(backbone)
+    # Stage names alone are enough, so a config can be checked before any model is built.
+    stages = [s for s in backbone if s != HEAD] if isinstance(backbone, list) else backbone_stage_names(backbone)
     spec = spec.strip()
     if spec == "all":
         return set(stages), None

@@ -92,6 +92,22 @@ def test_tiny_end_to_end_run(name, tmp_path):
         assert len(w["ids"]) == len(w["weights"]) > 0 and abs(sum(w["weights"]) / len(w["weights"]) - 1) < 1e-3
 
 
+@pytest.mark.parametrize("bn_mode", ["shared", "separate"])
+def test_dann_batchnorm_statistics_shared_or_separate(bn_mode):
+    """With separate statistics each domain's batch is normalised on its own."""
+    torch.manual_seed(0)
+    backbone = create_backbone("efficientnet_lite0", "imagenet", num_classes=10)
+    strategy = create_strategy("dann", backbone, 10, {"bn_mode": bn_mode})
+    strategy.setup(None)
+    strategy.train()
+    batch = {k: v for k, v in real_batch().items() if k not in ("tgt_x", "tgt_y")}  # unsupervised
+    calls = []
+    backbone.body.register_forward_hook(lambda m, i, o: calls.append(len(i[0])))
+    out = strategy.training_step(batch, progress=0.5)
+    assert math.isfinite(out["loss"].item())
+    assert calls == ([16] if bn_mode == "shared" else [8, 8])
+
+
 def test_unknown_strategy_parameter_is_refused():
     backbone = create_backbone("dann_digits_cnn", "none", num_classes=10)
     with pytest.raises(ValueError, match="unknown parameters for strategy 'dann': lamda; valid: bn_mode"):

@@ -58,7 +58,7 @@ def test_two_process_ddp_run_on_gloo(tmp_path):
     (["--backbone", "resnet19"], "valid choices: convnext_tiny"),
     (["--img-size", "0"], "image size"),
     (["--freeze", "stage99"], "unknown stages"),
-    (["--target", "/no/such/folder"], "no such file or folder"),
+    (["--target", "/no/such/folder"], "neither a built-in domain"),
     (["--param", "lamda=2", "--strategy", "dann", "--source", "mnist"], "unknown parameters for strategy 'dann'"),
 ])
 def test_bad_arguments_exit_2_with_the_valid_choices(args, message):

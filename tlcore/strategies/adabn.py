@@ -5,7 +5,7 @@ import copy
 import torch
 from torch.nn.modules.batchnorm import _BatchNorm
 
-from .base import Strategy, StrategyInfo, accuracy, register_strategy
+from .base import Strategy, StrategyInfo, register_strategy
 
 
 @register_strategy
@@ -21,8 +21,7 @@ class AdaBN(Strategy):
         self._target_model = None
 
     def training_step(self, batch, progress):
-        loss, _, logits = self.classify(batch["src_x"], batch["src_y"])
-        return {"loss": loss, "cls_loss": loss.detach(), "src_acc": accuracy(logits, batch["src_y"])}
+        return self.supervised_step(batch, "src")
 
     @torch.no_grad()
     def adapt_for_eval(self, target_images):

@@ -97,6 +97,13 @@ class Strategy(nn.Module):
         loss = (loss * weight).sum() / weight.sum() if weight is not None else loss.mean()
         return loss, f, logits
 
+    def supervised_step(self, batch, domain: str) -> dict[str, torch.Tensor]:
+        """Cross-entropy on one domain's labelled batch ('src' or 'tgt'): plain supervised training."""
+        x, y = batch[f"{domain}_x"], batch[f"{domain}_y"]
+        loss, _, logits = self.classify(x, y)
+        return {"loss": loss, "cls_loss": loss.detach(),
+                ("src_acc" if domain == "src" else "train_acc"): accuracy(logits, y)}
+
     def domain_features(self, xs: list[torch.Tensor]) -> list[torch.Tensor]:
         """Features of several domains' batches, with shared or separate BatchNorm statistics."""
         if self.hp.get("bn_mode", "shared") == "separate":

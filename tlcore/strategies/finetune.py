@@ -1,6 +1,6 @@
 """Supervised fine-tuning under the freeze plan: from a linear probe (every backbone stage
 frozen) through partial to full fine-tuning, with discriminative learning rates."""
-from .base import Strategy, StrategyInfo, accuracy, register_strategy
+from .base import Strategy, StrategyInfo, register_strategy
 
 
 @register_strategy
@@ -11,5 +11,4 @@ class FineTune(Strategy):
         needs_source=False, needs_target_labels=True, cacheable=True)
 
     def training_step(self, batch, progress):
-        loss, _, logits = self.classify(batch["tgt_x"], batch["tgt_y"])
-        return {"loss": loss, "cls_loss": loss.detach(), "train_acc": accuracy(logits, batch["tgt_y"])}
+        return self.supervised_step(batch, "tgt")

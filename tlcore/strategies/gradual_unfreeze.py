@@ -1,11 +1,12 @@
 """Gradual unfreezing (ULMFiT): start as a linear probe, unfreeze one more stage from the
 top every k epochs until the freeze plan's trainable stages are all training."""
 from ..freezing import apply_freeze, parse_freeze_spec
-from .base import Strategy, StrategyInfo, accuracy, register_strategy
+from .base import StrategyInfo, register_strategy
+from .finetune import FineTune
 
 
 @register_strategy
-class GradualUnfreeze(Strategy):
+class GradualUnfreeze(FineTune):
     info = StrategyInfo(
         name="gradual_unfreeze", family="model-based",
         description="Start with every stage frozen; unfreeze one more stage from the top every k epochs",
@@ -25,7 +26,3 @@ class GradualUnfreeze(Strategy):
         trainable = set(self._order[:k])
         apply_freeze(self.backbone, {s for s in self._stages if s not in trainable}, self.bn_policy)
         return f"training stages: {', '.join(sorted(trainable)) or 'head only'}"
-
-    def training_step(self, batch, progress):
-        loss, _, logits = self.classify(batch["tgt_x"], batch["tgt_y"])
-        return {"loss": loss, "cls_loss": loss.detach(), "train_acc": accuracy(logits, batch["tgt_y"])}

@@ -2,11 +2,12 @@
 fine-tune under the freeze plan at a lower learning rate, so the random head does not
 distort the pretrained features early on."""
 from ..freezing import apply_freeze
-from .base import Strategy, StrategyInfo, accuracy, register_strategy
+from .base import StrategyInfo, register_strategy
+from .finetune import FineTune
 
 
 @register_strategy
-class LinearProbeThenFineTune(Strategy):
+class LinearProbeThenFineTune(FineTune):
     info = StrategyInfo(
         name="lp_ft", family="model-based",
         description="Linear probe first, then fine-tune the freeze plan's stages at a lower LR (LP-FT)",
@@ -24,7 +25,3 @@ class LinearProbeThenFineTune(Strategy):
         apply_freeze(self.backbone, self.freeze, self.bn_policy)
         self.lr_scale = self.hp["finetune_lr_scale"]
         return f"phase 2: fine-tuning ({self.freeze}) at {self.lr_scale:g}x LR"
-
-    def training_step(self, batch, progress):
-        loss, _, logits = self.classify(batch["tgt_x"], batch["tgt_y"])
-        return {"loss": loss, "cls_loss": loss.detach(), "train_acc": accuracy(logits, batch["tgt_y"])}

@@ -1,6 +1,6 @@
 """Train on the labelled source only; evaluate on the target. Every adaptation result is
 compared with this baseline."""
-from .base import Strategy, StrategyInfo, accuracy, register_strategy
+from .base import Strategy, StrategyInfo, register_strategy
 
 
 @register_strategy
@@ -11,5 +11,4 @@ class SourceOnly(Strategy):
         needs_source=True, needs_target_labels=False, cacheable=True)
 
     def training_step(self, batch, progress):
-        loss, _, logits = self.classify(batch["src_x"], batch["src_y"])
-        return {"loss": loss, "cls_loss": loss.detach(), "src_acc": accuracy(logits, batch["src_y"])}
+        return self.supervised_step(batch, "src")

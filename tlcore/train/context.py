@@ -1,10 +1,14 @@
 """Everything a run needs besides the loop: validated config, data sets, model, features."""
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import torch
 
-from ..backbones import backbone_info, create_backbone, get_spec
+from ..backbones import backbone_info, create_backbone
+from ..data import is_domain, list_domains
+from ..freezing import parse_freeze_spec
 from ..config import RunConfig
 from ..registry import UnknownNameError
 from ..strategies import create_strategy, strategy_info
@@ -19,10 +23,22 @@ class ConfigError(ValueError):
 def validate_config(config: RunConfig) -> list[str]:
     """Raise ConfigError for a config that cannot run; return warnings for a dubious one."""
     try:
-        get_spec(config.model.backbone)
+        stage_names = list(backbone_info(config.model.backbone).stage_names)
         info = strategy_info(config.strategy.name)
     except UnknownNameError as exc:
         raise ConfigError(str(exc)) from None
+    unknown = sorted(set(config.strategy.params) - set(info.defaults))
+    if unknown:
+        raise ConfigError(f"unknown parameters for strategy {info.name!r}: {', '.join(unknown)}; "
+                          f"valid: {', '.join(info.defaults) or 'none'}")
+    try:
+        parse_freeze_spec(config.model.freeze, stage_names)
+    except ValueError as exc:
+        raise ConfigError(str(exc)) from None
+    for role, spec in (("target", config.data.target), ("source", config.data.source)):
+        if spec and not is_domain(spec) and not Path(spec).exists():
+            raise ConfigError(f"{role} {spec!r} is neither a built-in domain ({', '.join(list_domains())}) "
+                              "nor an existing folder or zip")
     if info.needs_source and not config.data.source:
         raise ConfigError(f"strategy {info.name!r} needs a labelled source data set (--source)")
     if info.needs_target_labels and config.data.target_labels_per_class == 0:
@@ -69,7 +85,7 @@ class TrainContext:
         self._features: dict[str, torch.Tensor] = {}
 
     # ---- data sets by name: target_labelled, target_unlabelled, target_val, target_test,
-    #      source_train, source_test
+    #      source_train, source_val, source_test
     def dataset(self, which: str) -> ResizedImages:
         if which not in self._datasets:
             d = self.data

@@ -266,7 +266,7 @@ def evaluate_all(ctx: TrainContext, strategy, fabric, cached: bool) -> dict:
                    for s in range(0, len(ctx.dataset("target_unlabelled")), 128))
         strategy.adapt_for_eval(batches)
     metrics = {}
-    for domain, split in (("target", "val"), ("target", "test"), ("source", "test")):
+    for domain, split in (("target", "val"), ("target", "test"), ("source", "val"), ("source", "test")):
         which = f"{domain}_{split}"
         if not ctx.has(which):
             continue
