@@ -141,3 +141,15 @@ def test_freeze_table_and_trainable_fraction(model):
     assert trainable_fraction(model) == pytest.approx(table[-1].params / sum(r.params for r in table))
     apply_freeze(model, "none")
     assert trainable_fraction(model) == 1.0
+
+
+def test_fixed_policy_keeps_every_batchnorm_even_in_trained_stages(model):
+    """What LP-FT and gradual unfreezing use: unfreezing a stage must not shift its features."""
+    apply_freeze(model, "last:2", bn_policy="fixed")
+    model.train()
+    bns = [bn for s in model.stages() for bn in s.batchnorms]
+    before = [bn.running_mean.clone() for bn in bns]
+    with torch.no_grad():
+        model(batch()[0] * 3 + 1)
+    assert all(torch.equal(b, bn.running_mean) for b, bn in zip(before, bns))
+    assert any(p.requires_grad for _, p in model.stages()[-2].parameters)  # stage7 still trains

@@ -222,7 +222,8 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--backbone", help="see `python -m tlcore backbones` (default efficientnet_lite0)")
     g.add_argument("--weights", help="imagenet | none | file:PATH")
     g.add_argument("--freeze", help="all | none | last:K | pattern:REGEX | comma list of stages to freeze")
-    g.add_argument("--bn-policy", choices=["freeze", "update"])
+    g.add_argument("--bn-policy", choices=["freeze", "update", "fixed"],
+                   help="BatchNorm statistics: frozen stages keep them (freeze), all update, none update (fixed)")
     g.add_argument("--lr-decay", type=float, help="LR multiplier per stage going down (discriminative LRs)")
     g = p.add_argument_group("method and optimisation")
     g.add_argument("--strategy", help="see `python -m tlcore strategies` (default finetune)")

@@ -30,7 +30,7 @@ class ModelConfig:
     backbone: str = "efficientnet_lite0"
     weights: str = "imagenet"  # imagenet | none | file:PATH
     freeze: str = "last:1"  # see tlcore.freezing.FREEZE_SPEC_HELP
-    bn_policy: str = "freeze"  # freeze | update (BatchNorm statistics of frozen stages)
+    bn_policy: str = "freeze"  # freeze | update | fixed (see tlcore.freezing.BN_POLICIES)
     lr_decay: float = 1.0  # per-stage LR multiplier going down from the head (1: one LR)
 
 

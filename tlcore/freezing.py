@@ -12,7 +12,10 @@ from dataclasses import dataclass
 
 from .backbones.base import HEAD, Backbone
 
-BN_POLICIES = ("freeze", "update")  # frozen stages keep / keep updating BN running statistics
+# BatchNorm running statistics: "freeze" - frozen stages keep theirs (the default);
+# "update" - every stage keeps updating (AdaBN-like); "fixed" - no stage updates them, so the
+# features do not jump when a stage is unfrozen mid-run (LP-FT, gradual unfreezing).
+BN_POLICIES = ("freeze", "update", "fixed")
 FREEZE_SPEC_HELP = "all | none | last:K | pattern:REGEX | comma list of stage names to freeze"
 
 

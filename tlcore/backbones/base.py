@@ -108,9 +108,10 @@ class Backbone(nn.Module):
         super().train(mode)
         # The Keras pitfall: a "frozen" stage whose BatchNorm layers stay in train mode
         # still rewrites its running statistics on every batch. Keep them in eval.
-        if mode and self.bn_policy == "freeze" and self.frozen_stages:
+        # "fixed" keeps every BatchNorm's statistics, also in the stages that train.
+        if mode and (self.bn_policy == "fixed" or (self.bn_policy == "freeze" and self.frozen_stages)):
             for stage in self.stages():
-                if stage.name in self.frozen_stages:
+                if self.bn_policy == "fixed" or stage.name in self.frozen_stages:
                     for bn in stage.batchnorms:
                         bn.eval()
         return self

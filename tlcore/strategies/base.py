@@ -65,6 +65,8 @@ class Strategy(nn.Module):
     # ---- hooks the loop calls
     def setup(self, context) -> None:
         """Once before training; ``context`` gives access to data and features (TrainContext)."""
+        if self.hp.get("fixed_bn"):
+            self.bn_policy = "fixed"
         apply_freeze(self.backbone, self.freeze, self.bn_policy)
 
     def on_epoch_start(self, epoch: int, epochs: int) -> str | None:

@@ -11,9 +11,12 @@ class GradualUnfreeze(FineTune):
         name="gradual_unfreeze", family="model-based",
         description="Start with every stage frozen; unfreeze one more stage from the top every k epochs",
         needs_source=False, needs_target_labels=True, recommended_freeze="none",
-        defaults={"every": 1}, help={"every": "epochs between two unfreezing steps"})
+        defaults={"every": 1, "fixed_bn": True},
+        help={"every": "epochs between two unfreezing steps",
+              "fixed_bn": "keep BatchNorm statistics fixed, so each unfreezing step does not shift the features"})
 
     def setup(self, context):
+        super().setup(context)
         stages = [s for s in self.backbone.stage_names() if s != "head"]
         final_frozen, _ = parse_freeze_spec(self.freeze, self.backbone)
         # Stages that will train by the end, top (last) first.

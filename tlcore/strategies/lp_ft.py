@@ -12,9 +12,11 @@ class LinearProbeThenFineTune(FineTune):
         name="lp_ft", family="model-based",
         description="Linear probe first, then fine-tune the freeze plan's stages at a lower LR (LP-FT)",
         needs_source=False, needs_target_labels=True, recommended_freeze="none",
-        defaults={"probe_fraction": 0.5, "finetune_lr_scale": 0.1},
+        defaults={"probe_fraction": 0.5, "finetune_lr_scale": 0.1, "fixed_bn": True},
         help={"probe_fraction": "share of the epochs spent as a linear probe",
-              "finetune_lr_scale": "LR multiplier in the fine-tuning phase"})
+              "finetune_lr_scale": "LR multiplier in the fine-tuning phase",
+              "fixed_bn": "keep BatchNorm statistics fixed in both phases, so unfreezing does not shift "
+                          "the features the probed head was trained on"})
 
     def on_epoch_start(self, epoch, epochs):
         probe_epochs = max(1, round(epochs * self.hp["probe_fraction"]))

@@ -8,6 +8,7 @@ import torch
 
 from ..backbones import backbone_info, create_backbone
 from ..data import is_domain, list_domains
+from ..devices import cpu_supports_bf16, resolve_device
 from ..freezing import parse_freeze_spec
 from ..config import RunConfig
 from ..registry import UnknownNameError
@@ -58,6 +59,9 @@ def validate_config(config: RunConfig) -> list[str]:
         if bad:
             raise ConfigError(message)
     warnings = []
+    if config.precision == "bf16" and resolve_device(config.device) == "cpu" and not cpu_supports_bf16():
+        warnings.append("bf16 was asked for, but this CPU has no native bf16 instructions: it will be emulated "
+                        "and likely slower than fp32")
     if info.uses_unlabelled_target and config.model.freeze == "all":
         warnings.append(f"{info.name} aligns features, but every backbone stage is frozen: the alignment "
                         "cannot change them. Unfreeze at least the last stage (e.g. --freeze last:2 or none).")

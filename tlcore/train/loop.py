@@ -68,6 +68,34 @@ def lr_lambda(config: RunConfig, total_steps: int, steps_per_epoch: int, strateg
     return factor
 
 
+def build_loaders(ctx: TrainContext, uses: list[str], cached: bool) -> dict:
+    """One shuffled training loader per batch key the strategy uses (src, tgt, tgt_u)."""
+    config, fabric = ctx.config, ctx.fabric
+    if cached:
+        return {k: TensorBatches(ctx.cached_dataset(BATCH_KEYS[k]).tensors, config.batch_size, config.seed + j,
+                                 fabric.device) for j, k in enumerate(uses)}
+    return {k: fabric.setup_dataloaders(make_loader(ctx.dataset(BATCH_KEYS[k]), config.batch_size, True,
+                                                    config.seed + j), move_to_device=True)
+            for j, k in enumerate(uses)}
+
+
+def build_optimizer(config: RunConfig, strategy, total_steps: int, steps_per_epoch: int):
+    """Per-stage parameter groups (discriminative LRs; frozen stages included so they can be
+    unfrozen later), the strategy's own modules at the base LR, and the LR schedule."""
+    mult = stage_lr_multipliers(strategy.backbone, config.model.lr_decay)
+    groups = param_groups(strategy.backbone, config.optim.lr, mult, config.optim.weight_decay, include_frozen=True)
+    backbone_ids = {id(p) for p in strategy.backbone.parameters()}
+    extra = [p for p in strategy.parameters() if id(p) not in backbone_ids]  # e.g. a discriminator
+    if extra:
+        groups.append({"params": extra, "lr": config.optim.lr, "weight_decay": config.optim.weight_decay})
+    if config.optim.name == "sgd":
+        optimizer = torch.optim.SGD(groups, lr=config.optim.lr, momentum=config.optim.momentum)
+    else:
+        optimizer = torch.optim.AdamW(groups, lr=config.optim.lr)
+    return optimizer, torch.optim.lr_scheduler.LambdaLR(
+        optimizer, lr_lambda(config, total_steps, steps_per_epoch, strategy))
+
+
 def _forever(loader):
     while True:
         yield from loader
@@ -113,28 +141,12 @@ def train(config: RunConfig, out_dir: str | Path | None = None, callbacks: Itera
     cached = (config.feature_cache and info.cacheable and backbone_frozen and config.data.augment == "none"
               and config.devices == 1)
     strategy.features_cached = cached
-    if cached:
-        loaders = {k: TensorBatches(ctx.cached_dataset(BATCH_KEYS[k]).tensors, config.batch_size,
-                                    config.seed + j, fabric.device) for j, k in enumerate(uses)}
-    else:
-        loaders = {k: fabric.setup_dataloaders(make_loader(ctx.dataset(BATCH_KEYS[k]), config.batch_size, True,
-                                                           config.seed + j), move_to_device=True)
-                   for j, k in enumerate(uses)}
+    loaders = build_loaders(ctx, uses, cached)
     main_key = "tgt" if info.needs_target_labels else "src"
     steps_per_epoch = len(loaders[main_key])
     total_steps = steps_per_epoch * config.schedule.epochs
 
-    mult = stage_lr_multipliers(strategy.backbone, config.model.lr_decay)
-    groups = param_groups(strategy.backbone, config.optim.lr, mult, config.optim.weight_decay, include_frozen=True)
-    backbone_ids = {id(p) for p in strategy.backbone.parameters()}
-    extra = [p for p in strategy.parameters() if id(p) not in backbone_ids]
-    if extra:
-        groups.append({"params": extra, "lr": config.optim.lr, "weight_decay": config.optim.weight_decay})
-    if config.optim.name == "sgd":
-        optimizer = torch.optim.SGD(groups, lr=config.optim.lr, momentum=config.optim.momentum)
-    else:
-        optimizer = torch.optim.AdamW(groups, lr=config.optim.lr)
-    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lr_lambda(config, total_steps, steps_per_epoch, strategy))
+    optimizer, scheduler = build_optimizer(config, strategy, total_steps, steps_per_epoch)
     if device == "cuda":
         strategy.to(memory_format=torch.channels_last)
     model, optimizer = fabric.setup(strategy, optimizer)
