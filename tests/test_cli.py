@@ -21,11 +21,11 @@ def run(*args, cwd=None):
 
 
 @pytest.mark.parametrize("name", ["mnist", "mnist-m", "syndigits", "digits-uci", "fashion", "clipart"])
-def test_inspect_each_builtin_domain(name):
+def test_inspect_each_builtin_domain(name, capsys):
+    from tlcore.cli import main
     need_domain(name)
-    r = run("inspect", name, "--json")
-    assert r.returncode == 0, r.stderr
-    report = json.loads(r.stdout)
+    assert main(["inspect", name, "--json"]) == 0
+    report = json.loads(capsys.readouterr().out)
     assert report["usable"] and report["num_images"] > 500 and report["licence"]
     assert set(report["split_counts"]) == {"train", "val", "test"}
 
@@ -48,11 +48,19 @@ def test_inspect_text_report_of_a_folder(tmp_path):
     ("zero_byte.jpg", lambda: b"", "neither a folder nor a zip"),
     ("header_bomb.png", h.png_header_bomb, "neither a folder nor a zip"),
 ])
-def test_inspect_hostile_input_exits_2_with_the_reason(tmp_path, name, make, message):
+def test_inspect_hostile_input_exits_2_with_the_reason(tmp_path, name, make, message, capsys, monkeypatch):
+    from tlcore.cli import main  # in-process: the same main() as the command
     (tmp_path / name).write_bytes(make())
-    r = run("inspect", str(tmp_path / name), cwd=tmp_path)
-    assert r.returncode == 2 and message in r.stderr and "Traceback" not in r.stderr
+    monkeypatch.chdir(tmp_path)
+    assert main(["inspect", str(tmp_path / name)]) == 2
+    assert message in capsys.readouterr().err
     assert sorted(p.name for p in tmp_path.iterdir()) == [name]  # nothing written
+
+
+def test_inspect_hostile_zip_as_a_command(tmp_path):
+    (tmp_path / "slip.zip").write_bytes(h.zip_slip())
+    r = run("inspect", str(tmp_path / "slip.zip"), cwd=tmp_path)
+    assert r.returncode == 2 and "climbs out" in r.stderr and "Traceback" not in r.stderr
 
 
 def test_inspect_folder_of_hostile_files_reports_each(tmp_path):

@@ -30,10 +30,9 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-@pytest.fixture(scope="module")
-def server(tmp_path_factory):
+def start_server(log_dir):
     port = free_port()
-    log = open(tmp_path_factory.mktemp("server") / "streamlit.log", "w")
+    log = open(log_dir / "streamlit.log", "w")
     proc = subprocess.Popen(
         [sys.executable, "-m", "streamlit", "run", "app.py", "--server.headless=true",
          f"--server.port={port}", "--server.address=127.0.0.1", "--browser.gatherUsageStats=false"],
@@ -49,6 +48,21 @@ def server(tmp_path_factory):
     else:
         proc.kill()
         pytest.fail("streamlit did not start")
+    return proc, url
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    proc, url = start_server(tmp_path_factory.mktemp("server"))
+    yield url
+    proc.terminate()
+    proc.wait(timeout=20)
+
+
+@pytest.fixture
+def fresh_server(tmp_path):
+    """A server no browser has talked to yet: a direct link must still get the full app."""
+    proc, url = start_server(tmp_path)
     yield url
     proc.terminate()
     proc.wait(timeout=20)
@@ -90,10 +104,15 @@ def shot(page, name):
 
 
 @pytest.mark.parametrize("path", list(PAGES))
-def test_each_page_by_direct_url_shows_the_shared_sidebar(server, browser, path):
-    page = open_page(browser, f"{server}/{path}")
+def test_each_page_by_direct_url_shows_the_shared_sidebar(fresh_server, browser, path):
+    page = open_page(browser, f"{fresh_server}/{path}")
     sidebar = page.locator("[data-testid=stSidebar]")
     assert "Demo pair" in sidebar.inner_text() and "efficientnet_lite0" in sidebar.inner_text()
+    assert "Training device" in sidebar.inner_text()
+    links = page.locator("[data-testid=stSidebar] [data-testid=stPageLink]").all_inner_texts()
+    assert [ln.split()[-1] for ln in links] == ["Home", "Data", "Backbones"]  # nothing auto-discovered
+    assert page.locator("[data-testid=stSidebarNav]").count() == 0  # Streamlit's own nav stays hidden
+    assert page.locator("[data-testid=stDialog]").count() == 0  # no "Page not found"
     assert page.locator("h1").first.inner_text().strip() == PAGES[path]
     assert page.locator("[data-testid=stException]").count() == 0
     shot(page, f"page_{path or 'home'}")

@@ -124,7 +124,7 @@ def train(config: RunConfig, out_dir: str | Path | None = None, callbacks: Itera
     strategy.to(fabric.device)
     if out_dir and fabric.is_global_zero:
         out_dir.mkdir(parents=True, exist_ok=True)
-        config.replace(environment=config.environment or record_environment()).to_json(out_dir / "config.json")
+        config.replace(environment=record_environment()).to_json(out_dir / "config.json")  # this run's own
         ctx.data.target.save_split(out_dir / "target_split.json")
 
     # Before transfer: a linear probe on the untrained network's features, same split.

@@ -14,9 +14,21 @@ from tlcore.devices import resolve_device
 DEMO_SOURCE, DEMO_TARGET = "mnist", "syndigits"
 
 
+# (script, label, icon): the app's pages in sidebar order. Streamlit routes them by file
+# (app.py is "/", pages/data.py is "/data"), so a deep link works on a fresh server.
+PAGES = (("app.py", "Home", ":material/home:"),
+         ("pages/data.py", "Data", ":material/photo_library:"),
+         ("pages/backbones.py", "Backbones", ":material/account_tree:"))
+
+
 def page_setup(title: str) -> None:
-    """The first call of every page: the shared sidebar, then the page title."""
+    """The first call of every page: page config, the shared sidebar, then the page title."""
+    st.set_page_config(page_title=f"{title} · TL Studio" if title != "TL Studio" else title,
+                       page_icon="assets/logo.png", layout="wide")
     with st.sidebar:
+        for script, label, icon in PAGES:
+            st.page_link(script, label=label, icon=icon)
+        st.divider()
         st.markdown("### TL Studio")
         st.caption("Can a pretrained network learn my images?")
         st.markdown(f"**Demo pair:** `{DEMO_SOURCE}` → `{DEMO_TARGET}`")
