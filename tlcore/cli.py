@@ -133,20 +133,12 @@ def config_from_args(args):
     return RunConfig.from_dict(d)
 
 
-def _default_run_dir(config) -> Path:
-    import os
-    import time
-    root = Path(os.environ.get("TLSTUDIO_RUNS_DIR", "runs"))
-    target = Path(config.data.target).stem.replace(" ", "_")[:30]
-    return root / f"{time.strftime('%Y%m%d-%H%M%S')}-{config.strategy.name}-{target}"
-
-
 def _cmd_train(args) -> int:
     from .backbones import WeightsError
     from .data import IngestError
     from .registry import UnknownNameError
     from .train import ConfigError, train
-    from .train.callbacks import JsonlMetrics, RichProgress
+    from .train.callbacks import RichProgress
     try:
         config = config_from_args(args)
         from .train import validate_config
@@ -154,15 +146,89 @@ def _cmd_train(args) -> int:
     except (ConfigError, UnknownNameError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    out = Path(args.out) if args.out else _default_run_dir(config)
+    import os
+    from .runs import RunStore, RunStoreError
+    from .runs.worker import run_recorded
     try:
-        result = train(config, out_dir=out, callbacks=[RichProgress(), JsonlMetrics(out)], resume=args.resume)
-    except (ConfigError, UnknownNameError, WeightsError, IngestError, ValueError) as exc:
+        if int(os.environ.get("LOCAL_RANK", "0")) > 0:
+            # A further process of a --devices N run (Fabric re-runs this command): it trains
+            # its shard; rank 0 records the run and writes the files.
+            out = Path(os.environ["TLSTUDIO_RUN_FOLDER"])
+            train(config, out_dir=out, resume=args.resume)
+            return 0
+        store = RunStore(args.runs_dir)
+        run_id = store.create_run(config, folder=args.out)
+        out = Path(store.get(run_id)["folder"])
+        os.environ["TLSTUDIO_RUN_FOLDER"] = str(out)
+        print(f"run {run_id} in {out} (stop it with: python -m tlcore runs stop {run_id})", file=sys.stderr)
+        if args.resume:
+            store.update(run_id, resume=1)
+        result = run_recorded(store, run_id, extra_callbacks=[RichProgress()])
+    except (ConfigError, UnknownNameError, WeightsError, IngestError, RunStoreError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    if result.is_global_zero:
-        _print_summary(result.summary, out)
+    _print_summary(result.summary, out)
     return {"finished": 0, "stopped": 0}.get(result.status, 1)
+
+
+def _cmd_runs(args) -> int:
+    from .runs import RunStore, RunStoreError, jobs
+    try:
+        store = RunStore(args.runs_dir)
+        jobs.reconcile(store)
+        if args.action == "list":
+            rows = [_run_row(r) for r in store.list_runs()]
+            if args.json:
+                print(json.dumps(rows, indent=2))
+            else:
+                for r in rows:
+                    acc = "-" if r["target.test.accuracy"] is None else f"{r['target.test.accuracy']:.3f}"
+                    print(f"{r['id']}  {r['status']:<9} {r['strategy']:<18} {r['target']:<12} test acc {acc}")
+            return 0
+        if not args.run_id:
+            print(f"error: runs {args.action} needs a run id (see: python -m tlcore runs list)", file=sys.stderr)
+            return 2
+        if args.action == "show":
+            run = store.get(args.run_id)
+            run["config"] = json.loads(run["config"])
+            run["log_tail"] = jobs.log_tail(store, args.run_id)
+            print(json.dumps(run, indent=2) if args.json else _format_run(run))
+        elif args.action == "stop":
+            print(jobs.stop(store, args.run_id, grace_s=args.grace))
+        elif args.action == "resume":
+            status = jobs.resume(store, args.run_id)
+            if args.wait:
+                status = jobs.wait(store, args.run_id, timeout_s=24 * 3600)
+            print(status)
+        elif args.action == "delete":
+            store.delete(args.run_id)
+            print(f"deleted {args.run_id}")
+    except KeyError as exc:
+        print(f"error: {exc.args[0]}", file=sys.stderr)
+        return 2
+    except (RunStoreError, ValueError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    return 0
+
+
+def _run_row(run: dict) -> dict:
+    config = json.loads(run["config"])
+    summary = run["summary"] or {}
+    return {"id": run["id"], "status": run["status"], "name": run["name"], "strategy": config["strategy"]["name"],
+            "backbone": config["model"]["backbone"], "target": config["data"]["target"],
+            "source": config["data"]["source"], "created": run["created"],
+            "target.test.accuracy": summary.get("target.test.accuracy"),
+            "before.target.test.accuracy": summary.get("before.target.test.accuracy"),
+            "error": run["error"], "folder": run["folder"]}
+
+
+def _format_run(run: dict) -> str:
+    row = _run_row(dict(run, config=json.dumps(run["config"])))
+    lines = [f"{k}: {v}" for k, v in row.items() if v is not None]
+    if run["log_tail"]:
+        lines += ["log (last lines):", run["log_tail"]]
+    return "\n".join(lines)
 
 
 def _print_summary(summary: dict, out: Path) -> None:
@@ -243,9 +309,18 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--devices", type=int, help="data-parallel processes through Lightning Fabric (DDP)")
     g.add_argument("--name")
     g.add_argument("--config", help="a config.json to replay (flags given as well override it)")
-    g.add_argument("--out", help="run folder (default runs/DATE-strategy-target)")
+    g.add_argument("--out", help="run folder (default: RUNS_DIR/RUN_ID)")
     g.add_argument("--resume", action="store_true", help="continue from the run folder's last checkpoint")
+    g.add_argument("--runs-dir", help="the run store (default $TLSTUDIO_RUNS_DIR or ./runs)")
     p.set_defaults(func=_cmd_train)
+    p = sub.add_parser("runs", help="list, show, stop, resume or delete recorded runs")
+    p.add_argument("action", choices=["list", "show", "stop", "resume", "delete"])
+    p.add_argument("run_id", nargs="?")
+    p.add_argument("--runs-dir", help="the run store (default $TLSTUDIO_RUNS_DIR or ./runs)")
+    p.add_argument("--json", action="store_true")
+    p.add_argument("--grace", type=float, default=10.0, help="stop: seconds before SIGTERM, then SIGKILL")
+    p.add_argument("--wait", action="store_true", help="resume: block until the run ends")
+    p.set_defaults(func=_cmd_runs)
     p = sub.add_parser("strategies", help="list the transfer strategies")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=_cmd_strategies)

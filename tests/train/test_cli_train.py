@@ -12,6 +12,12 @@ TINY = ["--target", "syndigits", "--backbone", "dann_digits_cnn", "--weights", "
         "--per-class", "12", "--epochs", "2", "--batch-size", "16", "--optimizer", "sgd", "--lr", "0.02"]
 
 
+@pytest.fixture(autouse=True)
+def runs_dir(tmp_path, monkeypatch):
+    """Every run of these tests is recorded in a store of its own, not in ./runs."""
+    monkeypatch.setenv("TLSTUDIO_RUNS_DIR", str(tmp_path / "store"))
+
+
 def run(*args, timeout=300):
     env = dict(os.environ, PYTHONPATH=str(ROOT))
     return subprocess.run([sys.executable, "-m", "tlcore", "train", *args], capture_output=True, text=True,

@@ -1,0 +1,157 @@
+"""Worker processes: start, queue, stop, reconcile, resume, delete."""
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from .store import ACTIVE, RunStore
+
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
+_children: dict[int, subprocess.Popen] = {}  # started by this process, reaped on every poll
+
+
+def max_running_jobs() -> int:
+    """$TLSTUDIO_MAX_JOBS, else 1 on a CPU-only machine (two trainings would only slow each
+    other down) and 1 per GPU otherwise."""
+    if os.environ.get("TLSTUDIO_MAX_JOBS"):
+        return max(1, int(os.environ["TLSTUDIO_MAX_JOBS"]))
+    import torch
+    return max(1, torch.cuda.device_count())
+
+
+def worker_threads() -> int:
+    return max(1, (os.cpu_count() or 1) // max_running_jobs())
+
+
+def submit(store: RunStore, config, name: str = "") -> str:
+    """Record a run as queued and start it if a slot is free."""
+    run_id = store.create_run(config, name)
+    schedule(store)
+    return run_id
+
+
+def schedule(store: RunStore) -> list[str]:
+    """Start queued runs, oldest first, while fewer than the cap are running."""
+    reconcile(store)
+    started = []
+    running = len([r for r in store.list_runs() if r["status"] in ACTIVE])
+    for run in store.list_runs("queued"):
+        if running >= max_running_jobs():
+            break
+        if store.claim(run["id"], ("queued",), status="running", started=time.time(), pid=None):
+            _spawn(store, run["id"])
+            started.append(run["id"])
+            running += 1
+    return started
+
+
+def _spawn(store: RunStore, run_id: str) -> None:
+    folder = Path(store.get(run_id)["folder"])
+    env = dict(os.environ, OMP_NUM_THREADS=str(worker_threads()), TLSTUDIO_THREADS=str(worker_threads()),
+               OMP_WAIT_POLICY="PASSIVE", PYTHONPATH=os.pathsep.join(
+                   p for p in (str(PROJECT_ROOT), os.environ.get("PYTHONPATH", "")) if p))
+    with open(folder / "worker.log", "ab") as log:
+        # A fresh interpreter in its own session (never a fork of a process holding torch
+        # threads): it outlives a closed tab or a restarted dashboard.
+        proc = subprocess.Popen([sys.executable, "-m", "tlcore.runs.worker", run_id, "--runs-dir", str(store.root)],
+                                stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                                start_new_session=True, cwd=PROJECT_ROOT, env=env)
+    _children[proc.pid] = proc
+    store.update(run_id, pid=proc.pid)
+
+
+def _reap() -> None:
+    for pid, proc in list(_children.items()):
+        if proc.poll() is not None:
+            del _children[pid]
+
+
+def pid_alive(pid: int | None) -> bool:
+    """True while ``pid`` is a live (not zombie) TL Studio worker."""
+    if not pid:
+        return False
+    _reap()
+    stat = Path(f"/proc/{pid}/stat")
+    if stat.exists():
+        try:
+            state = stat.read_text().rsplit(")", 1)[1].split()[0]
+            cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
+        except (OSError, IndexError):
+            return False
+        # The command line guards against a recycled pid now belonging to something else.
+        return state != "Z" and b"tlcore" in cmdline
+    try:  # no /proc (macOS): signal 0 checks existence only
+        os.kill(pid, 0)
+        return True
+    except OSError:
+        return False
+
+
+def log_tail(store: RunStore, run_id: str, lines: int = 20) -> str:
+    log = Path(store.get(run_id)["folder"]) / "worker.log"
+    if not log.exists():
+        return ""
+    return "\n".join(log.read_text(errors="replace").splitlines()[-lines:])
+
+
+def reconcile(store: RunStore) -> list[str]:
+    """Runs marked running/stopping whose process is gone become failed, with the log tail."""
+    failed = []
+    for run in store.list_runs():
+        if run["status"] in ACTIVE and run["host_is_here"] and run["pid"] and not pid_alive(run["pid"]):
+            # Re-read: the worker may have recorded its own end between the two reads.
+            if store.claim(run["id"], ACTIVE, status="failed", ended=time.time(),
+                           error="the worker process ended without reporting (killed or crashed); "
+                                 "last log lines:\n" + log_tail(store, run["id"])):
+                failed.append(run["id"])
+    return failed
+
+
+def stop(store: RunStore, run_id: str, grace_s: float = 10.0, wait: bool = True) -> str:
+    """Ask a run to stop (flag in the store), then SIGTERM after the grace period, then SIGKILL."""
+    store.request_stop(run_id)
+    run = store.get(run_id)
+    if not wait or run["status"] not in ACTIVE:
+        return run["status"]
+    for sig in (None, signal.SIGTERM, signal.SIGKILL):
+        if sig is not None and pid_alive(run["pid"]):
+            os.killpg(run["pid"], sig)  # the worker leads its own session
+        if _wait_until_ended(store, run_id, run["pid"], grace_s):
+            break
+    reconcile(store)
+    return store.get(run_id)["status"]
+
+
+def _wait_until_ended(store: RunStore, run_id: str, pid: int | None, seconds: float) -> bool:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if store.get(run_id)["status"] not in ACTIVE or not pid_alive(pid):
+            return True
+        time.sleep(0.1)
+    return False
+
+
+def resume(store: RunStore, run_id: str) -> str:
+    """Queue a stopped or failed run again; it continues from its last checkpoint."""
+    run = store.get(run_id)
+    if run["status"] not in ("stopped", "failed"):
+        raise ValueError(f"run {run_id} is {run['status']}; only stopped or failed runs can be resumed")
+    store.claim(run_id, ("stopped", "failed"), status="queued", resume=1, stop_requested=0, error=None)
+    schedule(store)
+    return store.get(run_id)["status"]
+
+
+def wait(store: RunStore, run_id: str, timeout_s: float = 600) -> str:
+    """Block until the run is no longer queued or active (for the CLI and tests)."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        reconcile(store)
+        status = store.get(run_id)["status"]
+        if status not in ("queued", *ACTIVE):
+            return status
+        time.sleep(0.2)
+    raise TimeoutError(f"run {run_id} still {store.get(run_id)['status']} after {timeout_s} s")

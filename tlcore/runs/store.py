@@ -1,0 +1,184 @@
+"""The run store: one SQLite database (WAL mode) under the runs folder, plus a folder per run.
+
+Every process opens its own connection; WAL lets the dashboard read while a worker writes,
+and the busy timeout turns brief lock contention into a wait instead of an error.
+"""
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import socket
+import sqlite3
+import threading
+import time
+from pathlib import Path
+
+SCHEMA_VERSION = 1
+STATUSES = ("queued", "running", "stopping", "stopped", "finished", "failed")
+ACTIVE = ("running", "stopping")
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS runs (
+    id TEXT PRIMARY KEY, name TEXT, created REAL NOT NULL, config TEXT NOT NULL,
+    status TEXT NOT NULL, pid INTEGER, host TEXT, started REAL, ended REAL, error TEXT,
+    summary TEXT, folder TEXT NOT NULL, resume INTEGER NOT NULL DEFAULT 0,
+    stop_requested INTEGER NOT NULL DEFAULT 0
+);
+CREATE TABLE IF NOT EXISTS metrics (
+    id INTEGER PRIMARY KEY AUTOINCREMENT, run TEXT NOT NULL, step INTEGER NOT NULL,
+    epoch INTEGER NOT NULL, split TEXT NOT NULL, name TEXT NOT NULL, value REAL, time REAL NOT NULL
+);
+CREATE INDEX IF NOT EXISTS metrics_run_step ON metrics (run, step);
+CREATE INDEX IF NOT EXISTS runs_status ON runs (status, created);
+"""
+
+
+class RunStoreError(RuntimeError):
+    """The runs folder or database cannot be used; the message says what to do."""
+
+
+def runs_dir(override: str | Path | None = None) -> Path:
+    """--runs-dir, else $TLSTUDIO_RUNS_DIR, else ./runs."""
+    return Path(override or os.environ.get("TLSTUDIO_RUNS_DIR") or "runs").resolve()
+
+
+class RunStore:
+    def __init__(self, root: str | Path | None = None):
+        self.root = runs_dir(root)
+        try:
+            self.root.mkdir(parents=True, exist_ok=True)
+            probe = self.root / f".write-test-{os.getpid()}"
+            probe.write_text("ok")
+            probe.unlink()
+        except OSError as exc:
+            raise RunStoreError(f"the runs folder {str(self.root)!r} is not writable ({exc.strerror or exc}); "
+                                "choose another with --runs-dir or TLSTUDIO_RUNS_DIR") from None
+        self.db_path = self.root / "runs.db"
+        self._local = threading.local()
+        try:
+            version = self._db.execute("PRAGMA user_version").fetchone()[0]
+        except sqlite3.DatabaseError as exc:
+            raise RunStoreError(f"{self.db_path} is not a usable run database ({exc})") from None
+        if version > SCHEMA_VERSION:
+            raise RunStoreError(f"{self.db_path} was written by a newer TL Studio (schema {version})")
+        if version < SCHEMA_VERSION:  # 0 -> 1 creates the tables; later versions add migrations here
+            self._db.executescript(_SCHEMA + f"PRAGMA user_version = {SCHEMA_VERSION};")
+
+    # ---- connection: one per thread, WAL, busy timeout
+    @property
+    def _db(self) -> sqlite3.Connection:
+        conn = getattr(self._local, "conn", None)
+        if conn is None:
+            conn = sqlite3.connect(self.db_path, timeout=30, isolation_level=None)
+            conn.row_factory = sqlite3.Row
+            conn.execute("PRAGMA journal_mode=WAL")
+            conn.execute("PRAGMA synchronous=NORMAL")
+            conn.execute("PRAGMA busy_timeout=30000")
+            self._local.conn = conn
+        return conn
+
+    def _tx(self):
+        store = self
+
+        class _Tx:
+            def __enter__(self):
+                store._db.execute("BEGIN IMMEDIATE")
+                return store._db
+
+            def __exit__(self, kind, *_):
+                store._db.execute("ROLLBACK" if kind else "COMMIT")
+        return _Tx()
+
+    def close(self) -> None:
+        conn = getattr(self._local, "conn", None)
+        if conn is not None:
+            conn.close()
+            self._local.conn = None
+
+    # ---- runs
+    def create_run(self, config, name: str = "", folder: str | Path | None = None) -> str:
+        run_id = f"{time.strftime('%Y%m%d-%H%M%S')}-{secrets.token_hex(3)}"
+        folder = Path(folder).resolve() if folder else self.root / run_id
+        folder.mkdir(parents=True, exist_ok=True)
+        with self._tx() as db:
+            db.execute("INSERT INTO runs (id, name, created, config, status, folder) VALUES (?, ?, ?, ?, ?, ?)",
+                       (run_id, name or config.name or config.strategy.name, time.time(), config.to_json(),
+                        "queued", str(folder)))
+        return run_id
+
+    def get(self, run_id: str) -> dict:
+        row = self._db.execute("SELECT * FROM runs WHERE id = ?", (run_id,)).fetchone()
+        if row is None:
+            raise KeyError(f"no run {run_id!r} in {self.db_path}")
+        return _run_dict(row)
+
+    def list_runs(self, status: str | None = None) -> list[dict]:
+        sql, args = "SELECT * FROM runs", ()
+        if status:
+            sql, args = sql + " WHERE status = ?", (status,)
+        return [_run_dict(r) for r in self._db.execute(sql + " ORDER BY created", args)]
+
+    def update(self, run_id: str, **fields) -> None:
+        if "summary" in fields and not isinstance(fields["summary"], (str, type(None))):
+            fields["summary"] = json.dumps(fields["summary"])
+        if "status" in fields and fields["status"] not in STATUSES:
+            raise ValueError(f"unknown status {fields['status']!r}")
+        cols = ", ".join(f"{k} = ?" for k in fields)
+        with self._tx() as db:
+            db.execute(f"UPDATE runs SET {cols} WHERE id = ?", (*fields.values(), run_id))
+
+    def claim(self, run_id: str, expected: tuple[str, ...], **fields) -> bool:
+        """Set fields only if the run's status is one of ``expected`` (atomic check-and-set)."""
+        cols = ", ".join(f"{k} = ?" for k in fields)
+        marks = ", ".join("?" for _ in expected)
+        with self._tx() as db:
+            cur = db.execute(f"UPDATE runs SET {cols} WHERE id = ? AND status IN ({marks})",
+                             (*fields.values(), run_id, *expected))
+            return cur.rowcount == 1
+
+    def request_stop(self, run_id: str) -> None:
+        with self._tx() as db:
+            db.execute("UPDATE runs SET stop_requested = 1, status = CASE status WHEN 'running' THEN 'stopping' "
+                       "WHEN 'queued' THEN 'stopped' ELSE status END WHERE id = ?", (run_id,))
+
+    def stop_requested(self, run_id: str) -> bool:
+        row = self._db.execute("SELECT stop_requested FROM runs WHERE id = ?", (run_id,)).fetchone()
+        return bool(row and row[0])
+
+    def delete(self, run_id: str) -> None:
+        import shutil
+        run = self.get(run_id)
+        if run["status"] in ACTIVE:
+            raise RunStoreError(f"run {run_id} is {run['status']}; stop it before deleting it")
+        with self._tx() as db:
+            db.execute("DELETE FROM metrics WHERE run = ?", (run_id,))
+            db.execute("DELETE FROM runs WHERE id = ?", (run_id,))
+        folder = Path(run["folder"])
+        if folder.is_dir() and self.root in folder.parents:  # never delete outside the runs folder
+            shutil.rmtree(folder, ignore_errors=True)
+
+    # ---- metrics
+    def add_metrics(self, run_id: str, rows: list[tuple]) -> None:
+        """rows: (step, epoch, split, name, value, time)."""
+        if rows:
+            with self._tx() as db:
+                db.executemany("INSERT INTO metrics (run, step, epoch, split, name, value, time) "
+                               "VALUES (?, ?, ?, ?, ?, ?, ?)", [(run_id, *r) for r in rows])
+
+    def metrics(self, run_id: str, since_step: int = -1, split: str | None = None) -> list[dict]:
+        sql = "SELECT step, epoch, split, name, value, time FROM metrics WHERE run = ? AND step > ?"
+        args: tuple = (run_id, since_step)
+        if split:
+            sql, args = sql + " AND split = ?", args + (split,)
+        return [dict(r) for r in self._db.execute(sql + " ORDER BY id", args)]
+
+    def integrity_ok(self) -> bool:
+        return self._db.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+
+
+def _run_dict(row: sqlite3.Row) -> dict:
+    d = dict(row)
+    d["summary"] = json.loads(d["summary"]) if d.get("summary") else None
+    d["host_is_here"] = d.get("host") in (None, socket.gethostname())
+    return d
