@@ -173,11 +173,12 @@ def _cmd_train(args) -> int:
 
 def _cmd_runs(args) -> int:
     from .runs import RunStore, RunStoreError, jobs
+    from .runs.read import list_overviews
     try:
         store = RunStore(args.runs_dir)
         jobs.reconcile(store)
         if args.action == "list":
-            rows = [_run_row(r) for r in store.list_runs()]
+            rows = list_overviews(store)
             if args.json:
                 print(json.dumps(rows, indent=2))
             else:
@@ -212,19 +213,9 @@ def _cmd_runs(args) -> int:
     return 0
 
 
-def _run_row(run: dict) -> dict:
-    config = json.loads(run["config"])
-    summary = run["summary"] or {}
-    return {"id": run["id"], "status": run["status"], "name": run["name"], "strategy": config["strategy"]["name"],
-            "backbone": config["model"]["backbone"], "target": config["data"]["target"],
-            "source": config["data"]["source"], "created": run["created"],
-            "target.test.accuracy": summary.get("target.test.accuracy"),
-            "before.target.test.accuracy": summary.get("before.target.test.accuracy"),
-            "error": run["error"], "folder": run["folder"]}
-
-
 def _format_run(run: dict) -> str:
-    row = _run_row(dict(run, config=json.dumps(run["config"])))
+    from .runs.read import overview
+    row = overview(dict(run, config=json.dumps(run["config"])))
     lines = [f"{k}: {v}" for k, v in row.items() if v is not None]
     if run["log_tail"]:
         lines += ["log (last lines):", run["log_tail"]]

@@ -66,6 +66,12 @@ def test_worker_runs_to_the_end_and_records_everything(store):
     assert jobs.wait(store, run_id, 300) == "finished"
     run = store.get(run_id)
     assert run["summary"]["epochs_run"] == 2 and run["ended"] >= run["started"]
+    from tlcore.runs.read import list_overviews, metrics_since, run_config
+    row = list_overviews(store)[0]
+    assert row["status"] == "finished" and row["target.test.accuracy"] == run["summary"]["target.test.accuracy"]
+    assert run_config(store, run_id) == small(epochs=2)
+    last = metrics_since(store, run_id)[-5]["step"]
+    assert all(m["step"] > last for m in metrics_since(store, run_id, last))
     names = {(m["split"], m["name"]) for m in store.metrics(run_id)}
     assert {("train", "loss"), ("target.val", "accuracy"), ("target.test", "macro_f1")} <= names
     assert (Path(run["folder"]) / "checkpoints" / "last.safetensors").exists()
