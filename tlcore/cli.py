@@ -156,6 +156,10 @@ def _cmd_train(args) -> int:
             out = Path(os.environ["TLSTUDIO_RUN_FOLDER"])
             train(config, out_dir=out, resume=args.resume)
             return 0
+        if args.resume and not args.out:
+            print("error: --resume needs --out RUN_FOLDER (or use: python -m tlcore runs resume RUN_ID)",
+                  file=sys.stderr)
+            return 2
         store = RunStore(args.runs_dir)
         run_id = store.create_run(config, folder=args.out)
         out = Path(store.get(run_id)["folder"])

@@ -66,6 +66,7 @@ def test_two_process_ddp_run_on_gloo(tmp_path):
     (["--freeze", "stage99"], "unknown stages"),
     (["--target", "/no/such/folder"], "neither a built-in domain"),
     (["--param", "lamda=2", "--strategy", "dann", "--source", "mnist"], "unknown parameters for strategy 'dann'"),
+    (["--resume"], "--resume needs --out"),
 ])
 def test_bad_arguments_exit_2_with_the_valid_choices(args, message, capsys):
     from tlcore.cli import main  # in-process: the same main() the command runs, without the start-up cost
