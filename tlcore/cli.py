@@ -195,9 +195,11 @@ def _cmd_runs(args) -> int:
             return 2
         if args.action == "show":
             run = store.get(args.run_id)
-            run["config"] = json.loads(run["config"])
-            run["log_tail"] = jobs.log_tail(store, args.run_id)
-            print(json.dumps(run, indent=2) if args.json else _format_run(run))
+            log = jobs.log_tail(store, args.run_id)
+            if args.json:
+                print(json.dumps(dict(run, config=json.loads(run["config"]), log_tail=log), indent=2))
+            else:
+                print(_format_run(run, log))
         elif args.action == "stop":
             print(jobs.stop(store, args.run_id, grace_s=args.grace))
         elif args.action == "resume":
@@ -217,12 +219,11 @@ def _cmd_runs(args) -> int:
     return 0
 
 
-def _format_run(run: dict) -> str:
+def _format_run(run: dict, log: str) -> str:
     from .runs.read import overview
-    row = overview(dict(run, config=json.dumps(run["config"])))
-    lines = [f"{k}: {v}" for k, v in row.items() if v is not None]
-    if run["log_tail"]:
-        lines += ["log (last lines):", run["log_tail"]]
+    lines = [f"{k}: {v}" for k, v in overview(run).items() if v is not None]
+    if log:
+        lines += ["log (last lines):", log]
     return "\n".join(lines)
 
 

@@ -12,6 +12,7 @@ import socket
 import sqlite3
 import threading
 import time
+from contextlib import contextmanager
 from pathlib import Path
 
 SCHEMA_VERSION = 1
@@ -78,17 +79,17 @@ class RunStore:
             self._local.conn = conn
         return conn
 
+    @contextmanager
     def _tx(self):
-        store = self
-
-        class _Tx:
-            def __enter__(self):
-                store._db.execute("BEGIN IMMEDIATE")
-                return store._db
-
-            def __exit__(self, kind, *_):
-                store._db.execute("ROLLBACK" if kind else "COMMIT")
-        return _Tx()
+        """One write transaction; IMMEDIATE takes the write lock up front (no upgrade deadlock)."""
+        db = self._db
+        db.execute("BEGIN IMMEDIATE")
+        try:
+            yield db
+        except BaseException:
+            db.execute("ROLLBACK")
+            raise
+        db.execute("COMMIT")
 
     def close(self) -> None:
         conn = getattr(self._local, "conn", None)

@@ -126,6 +126,15 @@ def prepare_data(config, uses_target_labels_by_default: bool = True) -> RunData:
     return RunData(target, source, target.class_names, source_labels, labelled, warnings)
 
 
+def stacked_batches(dataset: Dataset, batch_size: int, index=None):
+    """(x, y) tensors of consecutive items of ``dataset`` (or of ``index``), in order:
+    for evaluation and feature extraction, where nothing is shuffled or dropped."""
+    index = range(len(dataset)) if index is None else index
+    for start in range(0, len(index), batch_size):
+        items = [dataset[i] for i in index[start:start + batch_size]]
+        yield torch.stack([it[0] for it in items]), torch.as_tensor([int(it[1]) for it in items])
+
+
 def make_loader(dataset: Dataset, batch_size: int, train: bool, seed: int) -> DataLoader:
     generator = torch.Generator().manual_seed(seed)
     # Dropping a ragged last batch keeps BatchNorm away from batches of one image.

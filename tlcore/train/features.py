@@ -11,6 +11,7 @@ from sklearn.linear_model import LogisticRegression
 from torch.utils.data import Dataset, TensorDataset
 
 from ..metrics import classification_metrics
+from .data import stacked_batches
 
 
 @torch.no_grad()
@@ -19,8 +20,7 @@ def extract_features(fabric, backbone, preprocess, dataset: Dataset, batch_size:
     was_training = backbone.training
     backbone.eval()
     chunks = []
-    for start in range(0, len(dataset), batch_size):
-        x = torch.stack([dataset[i][0] for i in range(start, min(start + batch_size, len(dataset)))])
+    for x, _ in stacked_batches(dataset, batch_size):
         x = preprocess(fabric.to_device(x))
         with fabric.autocast():
             chunks.append(backbone.forward_features(x).float().cpu())

@@ -17,7 +17,7 @@ from ..freezing import param_groups, stage_lr_multipliers
 from ..metrics import SCALARS, classification_metrics
 from .checkpoint import load_checkpoint, save_checkpoint
 from .context import TrainContext
-from .data import TensorBatches, make_loader
+from .data import TensorBatches, make_loader, stacked_batches
 from .events import EpochEnded, EpochStarted, LogMessage, RunEnded, RunStarted, StepEnded
 from .features import linear_probe
 
@@ -248,16 +248,13 @@ def train(config: RunConfig, out_dir: str | Path | None = None, callbacks: Itera
 def predict(ctx: TrainContext, module, fabric, dataset, cached: bool) -> tuple[np.ndarray, np.ndarray]:
     """Predictions on ``dataset``, sharded over the processes and gathered on every one."""
     rank, world = fabric.global_rank, fabric.world_size
-    index = list(range(rank, len(dataset), world))
     preds, labels = [], []
-    bs = max(ctx.config.batch_size, 64)
-    for start in range(0, len(index), bs):
-        items = [dataset[i] for i in index[start:start + bs]]
-        x = fabric.to_device(torch.stack([it[0] for it in items]))
+    for x, y in stacked_batches(dataset, max(ctx.config.batch_size, 64), range(rank, len(dataset), world)):
+        x = fabric.to_device(x)
         with fabric.autocast():
             logits = module.forward_head(x) if cached else module(ctx.preprocess(x))
         preds.append(logits.argmax(1).cpu())
-        labels.append(torch.as_tensor([int(it[1]) for it in items]))
+        labels.append(y)
     pred = torch.cat(preds) if preds else torch.zeros(0, dtype=torch.long)
     true = torch.cat(labels) if labels else torch.zeros(0, dtype=torch.long)
     if world > 1:  # pad to equal length, gather, drop the padding
@@ -270,13 +267,11 @@ def predict(ctx: TrainContext, module, fabric, dataset, cached: bool) -> tuple[n
 
 
 def evaluate_all(ctx: TrainContext, strategy, fabric, cached: bool) -> dict:
-    """Metrics on target val/test and source test: 'target.test.accuracy' etc., plus details."""
+    """Metrics on target and source val/test: 'target.test.accuracy' etc., plus details."""
     strategy.eval()
     if strategy.adapts_at_eval and not cached:
-        batches = (ctx.preprocess(fabric.to_device(torch.stack([ctx.dataset("target_unlabelled")[i][0]
-                   for i in range(s, min(s + 128, len(ctx.dataset("target_unlabelled"))))])))
-                   for s in range(0, len(ctx.dataset("target_unlabelled")), 128))
-        strategy.adapt_for_eval(batches)
+        strategy.adapt_for_eval(ctx.preprocess(fabric.to_device(x))
+                                for x, _ in stacked_batches(ctx.dataset("target_unlabelled"), 128))
     metrics = {}
     for domain, split in (("target", "val"), ("target", "test"), ("source", "val"), ("source", "test")):
         which = f"{domain}_{split}"
