@@ -26,3 +26,28 @@ def lite0():
     """The real embedded pretrained default, with its ImageNet head."""
     from tlcore.backbones import create_backbone
     return create_backbone("efficientnet_lite0", "imagenet").eval()
+
+
+@pytest.fixture(scope="session")
+def recorded_runs(tmp_path_factory):
+    """Two real runs recorded in a run store, in this process (no worker start-up): DANN on
+    mnist -> syndigits with the pretrained default, and gradual unfreezing on syndigits.
+    About 15 s on 2 cores; shared by the read, plot and predict tests."""
+    from tlcore.config import DataConfig, ModelConfig, RunConfig, ScheduleConfig, StrategyConfig
+    from tlcore.runs import RunStore
+    from tlcore.runs.worker import run_recorded
+    store = RunStore(tmp_path_factory.mktemp("recorded") / "runs")
+    data = DataConfig(target="syndigits", source="mnist", per_class=20, image_size=32)
+    configs = {
+        "dann": RunConfig(data=data, model=ModelConfig(freeze="last:1"), strategy=StrategyConfig("dann"),
+                          schedule=ScheduleConfig(epochs=2), batch_size=16),
+        "gradual": RunConfig(data=DataConfig(target="syndigits", per_class=20, image_size=32),
+                             model=ModelConfig(freeze="last:2"), strategy=StrategyConfig("gradual_unfreeze"),
+                             schedule=ScheduleConfig(epochs=3), batch_size=16),
+    }
+    ids = {}
+    for key, config in configs.items():
+        ids[key] = store.create_run(config, key)
+        result = run_recorded(store, ids[key])
+        assert result.status == "finished", result.summary.get("error")
+    return store, ids

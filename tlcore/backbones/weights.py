@@ -71,3 +71,25 @@ def _as_state_dict(obj, name: str) -> dict[str, torch.Tensor]:
 def hub_checkpoint(url_or_filename: str) -> Path:
     """Where torchvision/timm keep a downloaded checkpoint (``$TORCH_HOME/hub/checkpoints``)."""
     return Path(torch.hub.get_dir()) / "checkpoints" / url_or_filename.rsplit("/", 1)[-1]
+
+
+def keep_weights_file(data: bytes, file_name: str, root: str | Path, check) -> Path:
+    """Store uploaded weights as ROOT/uploads/weights/<sha256>.<ext> after ``check(path)``
+    (which loads them into the chosen backbone) accepts them; a refused file is removed."""
+    import hashlib
+    suffix = ".safetensors" if _looks_like_safetensors(data[:16]) else ".pt"
+    folder = Path(root) / "uploads" / "weights"
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"{hashlib.sha256(data).hexdigest()[:20]}{suffix}"
+    fresh = not path.exists()
+    if fresh:
+        tmp = folder / f".{path.name}.tmp"
+        tmp.write_bytes(data)
+        tmp.replace(path)
+    try:
+        check(path)
+    except Exception:
+        if fresh:
+            path.unlink(missing_ok=True)
+        raise
+    return path

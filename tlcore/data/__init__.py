@@ -13,6 +13,7 @@ from .ingest import (IngestOptions, check_domain_pair, ingest_domains, ingest_pa
                      ingest_zip_bytes, validate)
 from .report import IngestReport
 from .split import stratified_split
+from .uploads import keep_upload, zip_classes, zip_files
 
 
 def load_image_set(spec: str | Path, domain: str | None = None, options: IngestOptions = IngestOptions()) -> ImageSet:
@@ -27,5 +28,5 @@ __all__ = [
     "ArchiveLimits", "DomainInfo", "DomainUnavailable", "ImageSet", "IngestError", "IngestOptions",
     "IngestReport", "check_domain_pair", "domain_info", "ingest_domains", "ingest_path",
     "ingest_uploads", "ingest_zip_bytes", "is_domain", "list_domains", "load_domain",
-    "load_image_set", "register_domain", "stratified_split", "validate",
+    "keep_upload", "load_image_set", "register_domain", "stratified_split", "validate", "zip_classes", "zip_files",
 ]

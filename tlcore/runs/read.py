@@ -2,7 +2,10 @@
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from pathlib import Path
+
+import numpy as np
 
 from ..config import RunConfig
 from .jobs import reconcile
@@ -44,3 +47,98 @@ def latest_snapshot(store: RunStore, run_id: str) -> Path | None:
     folder = Path(store.get(run_id)["folder"]) / "snapshots"
     files = sorted(folder.glob("*"), key=lambda p: p.stat().st_mtime) if folder.is_dir() else []
     return files[-1] if files else None
+
+
+class MetricsFeed:
+    """All metric rows of one run, fetched incrementally: each ``poll()`` reads only the
+    rows written since the last one (by row id), so a live chart costs one small query."""
+
+    def __init__(self, store: RunStore, run_id: str):
+        self.store, self.run_id = store, run_id
+        self.rows: list[dict] = []
+        self._last_id = 0
+
+    def poll(self) -> list[dict]:
+        new = self.store.metrics(self.run_id, after_id=self._last_id)
+        if new:
+            self.rows.extend(new)
+            self._last_id = new[-1]["id"]
+        return self.rows
+
+
+@dataclass(frozen=True)
+class Progress:
+    step: int
+    total_steps: int | None
+    epoch: int  # epochs finished
+    epochs: int | None
+    eta_s: float | None  # None until two steps of this session of training are known
+
+    @property
+    def fraction(self) -> float:
+        return min(1.0, self.step / self.total_steps) if self.total_steps else 0.0
+
+
+def progress(rows: list[dict], status: str) -> Progress:
+    """How far a run is and, from its recent pace, how long it has left."""
+    def last(split, name):
+        values = [r for r in rows if r["split"] == split and r["name"] == name]
+        return values[-1] if values else None
+    spe, epochs = last("run", "steps_per_epoch"), last("run", "epochs")
+    total = int(spe["value"] * epochs["value"]) if spe and epochs else None
+    steps = [r for r in rows if r["split"] == "train" and r["name"] == "loss"]
+    step = steps[-1]["step"] if steps else 0
+    done = max([r["epoch"] for r in rows if r["split"] == "epoch"], default=0)
+    eta = None
+    if total and spe and steps and status in ("running", "stopping"):
+        # Pace since the last (re)start, evaluation pauses included: steps per second of wall time.
+        seconds = steps[-1]["time"] - spe["time"]
+        if step > spe["step"] and seconds > 0:
+            eta = (total - step) * seconds / (step - spe["step"])
+    return Progress(step, total, done, int(epochs["value"]) if epochs else None, eta)
+
+
+def target_test_predictions(store: RunStore, run_id: str) -> dict | None:
+    """The latest target test predictions with thumbnails, for the misclassified gallery:
+    {epoch, class_names, ids, true, pred, confidence, thumbs (N, 64, 64, 3) or None}."""
+    folder = Path(store.get(run_id)["folder"])
+    try:
+        preds = json.loads((folder / "target_test_predictions.json").read_text())
+        meta = json.loads((folder / "target_test.json").read_text())
+    except (OSError, ValueError):
+        return None
+    thumbs_path = folder / "target_test_thumbs.npy"
+    thumbs = np.load(thumbs_path, allow_pickle=False) if thumbs_path.exists() else None
+    return {**preds, **meta, "thumbs": thumbs}
+
+
+def instance_weights(store: RunStore, run_id: str) -> list[float] | None:
+    path = Path(store.get(run_id)["folder"]) / "instance_weights.json"
+    try:
+        return json.loads(path.read_text())["weights"]
+    except (OSError, ValueError, KeyError):
+        return None
+
+
+def _flatten(d: dict, prefix: str = "") -> dict:
+    out = {}
+    for k, v in d.items():
+        if isinstance(v, dict) and k != "params":
+            out.update(_flatten(v, f"{prefix}{k}."))
+        else:
+            out[f"{prefix}{k}"] = json.dumps(v, sort_keys=True) if isinstance(v, dict) else v
+    return out
+
+
+def config_table(store: RunStore, run_ids: list[str]) -> tuple[list[dict], set[str]]:
+    """Config settings of several runs, one row per setting (columns: the runs), and the
+    settings that differ between them."""
+    flat = {}
+    for run_id in run_ids:
+        config = json.loads(store.get(run_id)["config"])
+        config.pop("environment", None)
+        flat[run_id] = _flatten(config)
+    keys = sorted(set().union(*flat.values())) if flat else []
+    rows = [{"setting": k, **{r: flat[r].get(k) for r in run_ids}} for k in keys]
+    differ = {row["setting"] for row in rows if len({json.dumps(row[r]) for r in run_ids}) > 1}
+    return rows, differ

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import time
 
-from ..train.events import EpochEnded, RunEnded, StepEnded
+from ..train.events import EpochEnded, EpochStarted, RunEnded, RunStarted, StepEnded
 from .store import RunStore
 
 FLUSH_SECONDS = 0.25
@@ -26,6 +26,16 @@ class StoreRecorder:
             self._rows += [(event.step, event.epoch, "train", k, v, now) for k, v in event.values.items()]
             if time.monotonic() - self._last_flush >= self.flush_seconds:
                 self.flush()
+        elif isinstance(event, RunStarted):
+            # What the progress bar and its ETA need; a resumed run records them again.
+            self._step = event.first_step
+            self._rows += [(self._step, 0, "run", k, float(getattr(event, k)), now)
+                           for k in ("steps_per_epoch", "epochs", "params", "trainable", "feature_cache")]
+            self.flush()
+        elif isinstance(event, EpochStarted):
+            # The freeze map of this epoch (gradual unfreezing changes it): 1 frozen, 0 training.
+            self._rows += [(self._step, event.epoch, "frozen", stage, float(frozen), now)
+                           for stage, frozen in event.frozen.items()]
         elif isinstance(event, EpochEnded):
             for key, value in event.metrics.items():
                 if isinstance(value, (int, float)):

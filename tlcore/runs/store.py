@@ -167,9 +167,11 @@ class RunStore:
                 db.executemany("INSERT INTO metrics (run, step, epoch, split, name, value, time) "
                                "VALUES (?, ?, ?, ?, ?, ?, ?)", [(run_id, *r) for r in rows])
 
-    def metrics(self, run_id: str, since_step: int = -1, split: str | None = None) -> list[dict]:
-        sql = "SELECT step, epoch, split, name, value, time FROM metrics WHERE run = ? AND step > ?"
-        args: tuple = (run_id, since_step)
+    def metrics(self, run_id: str, since_step: int = -1, split: str | None = None, after_id: int = 0) -> list[dict]:
+        """Rows of a run in the order written; ``after_id`` skips rows already read (a resumed
+        run writes steps again, so the row id, not the step, says what is new)."""
+        sql = "SELECT id, step, epoch, split, name, value, time FROM metrics WHERE run = ? AND step > ? AND id > ?"
+        args: tuple = (run_id, since_step, after_id)
         if split:
             sql, args = sql + " AND split = ?", args + (split,)
         return [dict(r) for r in self._db.execute(sql + " ORDER BY id", args)]

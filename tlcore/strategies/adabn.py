@@ -36,6 +36,15 @@ class AdaBN(Strategy):
             model.forward_features(x)
         self._target_model = model.eval()
 
+    def load_eval_state(self, state):
+        model = super().load_eval_state(state)
+        prefix = "_target_model."  # the target-statistics copy, present once it was evaluated
+        if any(k.startswith(prefix) for k in state):
+            self._target_model = copy.deepcopy(self.backbone).eval()
+            self._target_model.load_state_dict({k[len(prefix):]: v for k, v in state.items() if k.startswith(prefix)})
+            model = self._target_model
+        return model
+
     def eval_model(self, domain):
         if domain == "target" and self._target_model is not None:
             return self._target_model

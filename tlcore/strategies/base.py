@@ -83,6 +83,13 @@ class Strategy(nn.Module):
         """The module that maps images to logits when evaluating ``domain``."""
         return self.backbone
 
+    def load_eval_state(self, state: dict[str, torch.Tensor]) -> nn.Module:
+        """Load a checkpoint's weights for inference; returns the module that maps target
+        images to logits. Only the backbone is needed (not a discriminator, say)."""
+        prefix = "backbone."
+        self.backbone.load_state_dict({k[len(prefix):]: v for k, v in state.items() if k.startswith(prefix)})
+        return self.eval_model("target")
+
     def artifacts(self) -> dict[str, Any]:
         """JSON-able things to save with the run (e.g. per-sample weights)."""
         return {}

@@ -15,12 +15,14 @@ class RunStarted:
     steps_per_epoch: int
     epochs: int
     feature_cache: bool
+    first_step: int = 0  # >0 when resumed: the global step training continues from
 
 
 @dataclass(frozen=True)
 class EpochStarted:
     epoch: int  # 1-based
     message: str | None = None
+    frozen: dict[str, bool] = field(default_factory=dict)  # stage -> frozen, as this epoch trains
 
 
 @dataclass(frozen=True)

@@ -18,6 +18,7 @@ from ..metrics import SCALARS, classification_metrics
 from .checkpoint import load_checkpoint, save_checkpoint
 from .context import TrainContext
 from .data import TensorBatches, make_loader, stacked_batches
+from .gallery import save_test_gallery, save_test_predictions, write_artifacts
 from .events import EpochEnded, EpochStarted, LogMessage, RunEnded, RunStarted, StepEnded
 from .features import linear_probe
 
@@ -132,6 +133,9 @@ def train(config: RunConfig, out_dir: str | Path | None = None, callbacks: Itera
     before = linear_probe(*ctx.initial_features(probe_train), *ctx.initial_features("target_test"),
                           ctx.data.class_names, config.seed) if ctx.has(probe_train) else None
     strategy.setup(ctx)
+    if out_dir and fabric.is_global_zero:
+        write_artifacts(out_dir, strategy)  # e.g. instance weights, known from setup: the UI shows them live
+        save_test_gallery(out_dir, ctx)
 
     uses = [k for k, on in (("src", info.needs_source),
                             ("tgt", info.needs_target_labels or (info.semi_supervised and len(ctx.data.target_labelled))),
@@ -161,13 +165,14 @@ def train(config: RunConfig, out_dir: str | Path | None = None, callbacks: Itera
 
     n_params = sum(p.numel() for p in strategy.parameters())
     emit(RunStarted(device, precision, n_params, sum(p.numel() for p in strategy.parameters() if p.requires_grad),
-                    steps_per_epoch, config.schedule.epochs, cached))
+                    steps_per_epoch, config.schedule.epochs, cached, first_epoch * steps_per_epoch))
     status, error, images_seen, train_seconds = "finished", None, 0, 0.0
     global_step = first_epoch * steps_per_epoch
     patience_left = config.schedule.early_stopping_patience
     for epoch in range(first_epoch, config.schedule.epochs):
         message = strategy.on_epoch_start(epoch, config.schedule.epochs)
-        emit(EpochStarted(epoch + 1, message))
+        frozen = {s.name: s.name in strategy.backbone.frozen_stages for s in strategy.backbone.stages()}
+        emit(EpochStarted(epoch + 1, message, frozen))
         for j, loader in enumerate(loaders.values()):  # the same shuffles whether resumed or not
             if hasattr(loader.sampler, "set_epoch"):
                 loader.sampler.set_epoch(epoch)
@@ -217,6 +222,8 @@ def train(config: RunConfig, out_dir: str | Path | None = None, callbacks: Itera
             best_value, best_epoch = (monitor if monitor is not None else best_value), epoch + 1
         record = {"epoch": epoch + 1, **{k: v for k, v in metrics.items() if not isinstance(v, dict)}}
         history.append(record)
+        if out_dir and fabric.is_global_zero and "target.test.details" in metrics:
+            save_test_predictions(out_dir, epoch + 1, metrics["target.test.details"])
         emit(EpochEnded(epoch + 1, metrics, time.perf_counter() - t0, improved))
         if out_dir and fabric.is_global_zero:
             save_checkpoint(out_dir / "checkpoints", strategy, optimizer, scheduler,
@@ -238,32 +245,43 @@ def train(config: RunConfig, out_dir: str | Path | None = None, callbacks: Itera
                             n_params, strategy)
     if out_dir and fabric.is_global_zero:
         (out_dir / "summary.json").write_text(json.dumps(summary, indent=2))
-        for name, content in strategy.artifacts().items():
-            (out_dir / name).write_text(json.dumps(content))
+        write_artifacts(out_dir, strategy)
     emit(RunEnded(status, summary, error))
     return TrainResult(status, summary, out_dir, strategy, history, fabric.is_global_zero)
 
 
 @torch.no_grad()
-def predict(ctx: TrainContext, module, fabric, dataset, cached: bool) -> tuple[np.ndarray, np.ndarray]:
-    """Predictions on ``dataset``, sharded over the processes and gathered on every one."""
+def predict(ctx: TrainContext, module, fabric, dataset, cached: bool) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(labels, predictions, confidences) on ``dataset``, sharded over the processes and
+    gathered on every one, in the dataset's order."""
     rank, world = fabric.global_rank, fabric.world_size
-    preds, labels = [], []
+    preds, confs, labels = [], [], []
     for x, y in stacked_batches(dataset, max(ctx.config.batch_size, 64), range(rank, len(dataset), world)):
         x = fabric.to_device(x)
         with fabric.autocast():
             logits = module.forward_head(x) if cached else module(ctx.preprocess(x))
-        preds.append(logits.argmax(1).cpu())
+        prob = logits.float().softmax(1)
+        conf, pred = prob.max(1)
+        # The probability given to the true class, for the mean cross-entropy (val loss).
+        p_true = prob.gather(1, y.to(prob.device).clamp(min=0)[:, None])[:, 0]
+        preds.append(pred.cpu())
+        confs.append(torch.stack([conf, p_true], 1).cpu())
         labels.append(y)
     pred = torch.cat(preds) if preds else torch.zeros(0, dtype=torch.long)
+    conf = torch.cat(confs) if confs else torch.zeros(0, 2)
     true = torch.cat(labels) if labels else torch.zeros(0, dtype=torch.long)
-    if world > 1:  # pad to equal length, gather, drop the padding
+    if world > 1:  # pad to equal length, gather, drop the padding, restore the dataset's order
         n = math.ceil(len(dataset) / world)
-        pad = lambda t: torch.cat([t, torch.full((n - len(t),), -1, dtype=torch.long)])  # noqa: E731
-        pred, true = fabric.all_gather(pad(pred)).cpu().flatten(), fabric.all_gather(pad(true)).cpu().flatten()
+        pad = lambda t, v: torch.cat([t, torch.full((n - len(t),), v, dtype=t.dtype)])  # noqa: E731
+        pred, true = (fabric.all_gather(pad(t, -1)).cpu().flatten() for t in (pred, true))
+        conf = fabric.all_gather(torch.cat([conf, torch.zeros(n - len(conf), 2)])).cpu().reshape(-1, 2)
+        order = torch.tensor([i for r in range(world) for i in range(r, len(dataset), world)
+                              ] + [-1] * (n * world - len(dataset)))
         keep = true >= 0
-        pred, true = pred[keep], true[keep]
-    return true.numpy(), pred.numpy()
+        pred, conf, true, order = pred[keep], conf[keep], true[keep], order[keep]
+        back = torch.argsort(order)
+        pred, conf, true = pred[back], conf[back], true[back]
+    return true.numpy(), pred.numpy(), conf.numpy()  # conf: (max probability, true-class probability)
 
 
 def evaluate_all(ctx: TrainContext, strategy, fabric, cached: bool) -> dict:
@@ -278,10 +296,13 @@ def evaluate_all(ctx: TrainContext, strategy, fabric, cached: bool) -> dict:
         if not ctx.has(which):
             continue
         dataset = ctx.cached_dataset(which) if cached else ctx.dataset(which)
-        true, pred = predict(ctx, strategy.eval_model(domain), fabric, dataset, cached)
+        true, pred, conf = predict(ctx, strategy.eval_model(domain), fabric, dataset, cached)
         m = classification_metrics(true, pred, ctx.data.class_names)
+        m["predictions"] = {"true": true.tolist(), "pred": pred.tolist(),
+                            "confidence": np.round(conf[:, 0], 4).tolist()}
         for name in SCALARS:
             metrics[f"{domain}.{split}.{name}"] = m[name]
+        metrics[f"{domain}.{split}.loss"] = float(-np.log(np.clip(conf[:, 1], 1e-12, 1)).mean()) if len(conf) else None
         metrics[f"{domain}.{split}.details"] = m
     return metrics
 

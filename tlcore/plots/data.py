@@ -1,15 +1,11 @@
-"""Figure builders for the dashboard: pure functions from core objects to plotly figures
-or image arrays, so they are testable without a browser."""
+"""Figures about data and models: class counts, thumbnails, the freeze map."""
 from __future__ import annotations
 
 import numpy as np
 import plotly.graph_objects as go
 from PIL import Image
 
-
-# Legend on the right of the title line, so the two never overlap.
-_LAYOUT = dict(margin=dict(l=10, r=10, t=40, b=10),
-               legend=dict(orientation="h", x=1, xanchor="right", y=1.02, yanchor="bottom"))
+from .style import LAYOUT as _LAYOUT
 
 
 def class_counts_figure(report) -> go.Figure:

@@ -1,0 +1,9 @@
+"""Figure builders for the dashboard: pure functions from core objects (reports, metric
+rows, summaries) to plotly figures or image arrays, testable without a browser."""
+from .data import class_counts_figure, class_thumbnails, freeze_map_figure
+from .evaluation import before_after_figure, compare_curves_figure, confusion_figure, per_class_rows
+from .training import curve_figures, freeze_timeline_figure, series, weights_figure
+
+__all__ = ["class_counts_figure", "class_thumbnails", "freeze_map_figure", "before_after_figure",
+           "compare_curves_figure", "confusion_figure", "per_class_rows", "curve_figures",
+           "freeze_timeline_figure", "series", "weights_figure"]

@@ -1,0 +1,67 @@
+"""Evaluation figures: before vs after transfer, per-class scores, the confusion matrix,
+and several runs compared."""
+from __future__ import annotations
+
+import numpy as np
+import plotly.graph_objects as go
+
+from .style import LAYOUT, TEST
+from .training import series
+
+SCORES = (("accuracy", "accuracy"), ("macro_recall", "macro recall"), ("macro_f1", "macro F1"))
+
+
+def before_after_figure(summary: dict) -> go.Figure:
+    """Target test scores of the untrained network's features (before) and of the trained
+    model (after), side by side."""
+    fig = go.Figure()
+    labels = [label for _, label in SCORES]
+    for prefix, name, colour in (("before.target.test.", "before transfer", "#BAB0AC"),
+                                 ("target.test.", "after transfer", TEST)):
+        values = [summary.get(prefix + key) for key, _ in SCORES]
+        if all(v is None for v in values):
+            continue
+        fig.add_bar(name=name, x=labels, y=values, marker_color=colour,
+                    text=[f"{v:.1%}" if v is not None else "" for v in values], textposition="outside")
+    fig.update_layout(barmode="group", height=320, title="Target test: before vs after transfer",
+                      yaxis=dict(tickformat=".0%", range=[0, 1.12]), **LAYOUT)
+    return fig
+
+
+def per_class_rows(summary: dict) -> list[dict]:
+    return [{"class": name, "precision": m["precision"], "recall": m["recall"], "F1": m["f1"],
+             "test images": m["support"]} for name, m in (summary.get("target.test.per_class") or {}).items()]
+
+
+def confusion_figure(matrix, class_names, normalise: bool = False) -> go.Figure:
+    """Rows: true class; columns: predicted. ``normalise`` divides each row by its total, so
+    a cell reads as "share of this class predicted as that"."""
+    cm = np.asarray(matrix, dtype=float)
+    if normalise:
+        cm = cm / np.maximum(cm.sum(1, keepdims=True), 1)
+    names = [str(c) for c in class_names]
+    text = [[f"{v:.0%}" if normalise else f"{int(v):,}" for v in row] for row in cm]
+    fig = go.Figure(go.Heatmap(z=cm, x=names, y=names, text=text, texttemplate="%{text}", colorscale="Blues",
+                               hovertemplate="true %{y}, predicted %{x}: %{text}<extra></extra>",
+                               showscale=False))
+    size = min(640, 140 + 36 * len(names))
+    fig.update_layout(height=size, title="Confusion matrix" + (" (share of each true class)" if normalise else
+                                                                " (counts)"),
+                      xaxis_title="predicted", yaxis_title="true", **LAYOUT)
+    fig.update_xaxes(type="category")
+    fig.update_yaxes(type="category", autorange="reversed")
+    return fig
+
+
+def compare_curves_figure(runs: dict[str, list[dict]], split: str = "target.val", name: str = "accuracy") -> go.Figure:
+    """One metric of several runs, per epoch, overlaid."""
+    fig = go.Figure()
+    for label, rows in runs.items():
+        epochs, values = series(rows, split, name, x="epoch")
+        if len(epochs):
+            fig.add_scatter(x=epochs.tolist(), y=values.tolist(), mode="lines+markers", name=label)
+    percent = name in ("accuracy", "macro_f1", "macro_recall")
+    fig.update_layout(height=340, title=f"{split} {name.replace('_', ' ')} per epoch", xaxis_title="epoch",
+                      yaxis=dict(tickformat=".0%") if percent else {}, **LAYOUT)
+    fig.update_xaxes(dtick=1)
+    return fig

@@ -1,0 +1,68 @@
+"""Predictions from a trained run: its best (or last) checkpoint applied to new images."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import torch
+from PIL import Image
+from safetensors.torch import load_file
+
+from .backbones import backbone_info, create_backbone
+from .config import RunConfig
+from .data.images import ImageRejected, decode_image
+from .strategies import create_strategy
+from .train.data import BatchPreprocess
+
+
+class NoCheckpoint(FileNotFoundError):
+    """The run has not saved a checkpoint yet (it saves one after each epoch)."""
+
+
+class Predictor:
+    """Loads a run folder's checkpoint once; ``predict`` then takes decoded RGB images."""
+
+    def __init__(self, run_folder: str | Path, which: str = "best"):
+        folder = Path(run_folder)
+        checkpoint = folder / "checkpoints" / f"{which}.safetensors"
+        if not checkpoint.exists():
+            checkpoint = folder / "checkpoints" / "last.safetensors"
+        if not checkpoint.exists():
+            raise NoCheckpoint(f"run folder {folder} has no checkpoint yet: one is saved after each epoch")
+        config = RunConfig.from_json(folder / "config.json")
+        self.class_names = json.loads((folder / "target_test.json").read_text())["class_names"]
+        backbone = create_backbone(config.model.backbone, "none", num_classes=len(self.class_names))
+        strategy = create_strategy(config.strategy.name, backbone, len(self.class_names), config.strategy.params)
+        self.model = strategy.load_eval_state(load_file(str(checkpoint))).eval()  # safetensors: no pickle
+        info = backbone_info(config.model.backbone)
+        self.size = config.data.image_size or info.input_size
+        self.preprocess = BatchPreprocess(info.mean, info.std)
+        self.checkpoint = checkpoint
+
+    @torch.no_grad()
+    def predict(self, images: list[np.ndarray], k: int = 3) -> list[list[tuple[str, float]]]:
+        """Top-``k`` (class, probability) for each (H, W, 3) uint8 image."""
+        if not images:
+            return []
+        x = torch.stack([torch.from_numpy(np.asarray(Image.fromarray(img).convert("RGB").resize(
+            (self.size, self.size), Image.Resampling.BILINEAR)).copy()).permute(2, 0, 1) for img in images])
+        prob = self.model(self.preprocess(x)).float().softmax(1)
+        top = prob.topk(min(k, prob.shape[1]), dim=1)
+        return [[(self.class_names[int(i)], float(p)) for p, i in zip(ps, idx)]
+                for ps, idx in zip(top.values, top.indices)]
+
+    def predict_files(self, files: list[tuple[str, bytes]], k: int = 3) -> list[dict]:
+        """Uploaded files: each decoded safely; one that is not a usable image gets its reason.
+        Rows: {file, top [(class, probability)], error, image (the decoded pixels)}."""
+        rows, images, where = [], [], []
+        for name, data in files:
+            try:
+                images.append(decode_image(data, name).pixels)
+                where.append(len(rows))
+                rows.append({"file": name, "top": None, "error": None, "image": images[-1]})
+            except ImageRejected as exc:  # not an image we can read: its reason, not a crash
+                rows.append({"file": name, "top": None, "error": str(exc), "image": None})
+        for i, top in zip(where, self.predict(images, k)):
+            rows[i]["top"] = top
+        return rows
