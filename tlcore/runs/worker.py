@@ -44,13 +44,43 @@ def run_recorded(store, run_id: str, extra_callbacks=(), resume: bool = False):
     return result
 
 
+def _wait_for_run(runs_dir: str | None) -> str | None:
+    """Standby: pay the imports now, then block until the dashboard sends a run id. The
+    output goes to that run's worker.log from then on."""
+    import lightning_fabric  # noqa: F401
+    import sklearn.linear_model  # noqa: F401
+
+    from ..train import train  # noqa: F401
+    print("standby: ready", flush=True)
+    run_id = sys.stdin.readline().strip()
+    if not run_id:
+        return None  # stdin closed: the dashboard went away or no longer needs a spare
+    from .store import RunStore
+    store = RunStore(runs_dir)
+    log = os.open(Path(store.get(run_id)["folder"]) / "worker.log", os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os.dup2(log, 1)
+    os.dup2(log, 2)
+    os.close(log)
+    return run_id
+
+
 def main(argv=None) -> int:
     from .jobs import schedule
     from .store import RunStore
     parser = argparse.ArgumentParser(prog="python -m tlcore.runs.worker")
-    parser.add_argument("run_id")
+    parser.add_argument("run_id", nargs="?")
     parser.add_argument("--runs-dir")
+    parser.add_argument("--standby", action="store_true",
+                        help="import everything, then wait for a run id on stdin (a spare worker)")
     args = parser.parse_args(argv)
+    if args.standby:
+        args.run_id = _wait_for_run(args.runs_dir)
+        if args.run_id is None:
+            return 0
+    if not args.run_id:
+        parser.error("a run id is needed (or --standby)")
     store = RunStore(args.runs_dir)
     threads = int(os.environ.get("TLSTUDIO_THREADS", "0"))
     if threads > 0:
