@@ -7,9 +7,10 @@ from tlcore.plots import class_thumbnails
 
 page_setup("TL Studio")
 st.markdown(
-    "Pick a pretrained backbone, bring a small labelled image set, choose what to freeze, and see "
-    "whether transfer learning works for your images. The built-in demo needs no upload and no download: "
-    f"handwritten digits (`{DEMO_SOURCE}`) as the source domain, printed digits (`{DEMO_TARGET}`) as the target.")
+    "**Can a pretrained network learn my images?** Pick a pretrained backbone, bring a small labelled image set, "
+    "choose what to freeze, train, and see how much transfer learning buys you, before vs after. "
+    f"The built-in demo needs no upload and no download: handwritten digits (`{DEMO_SOURCE}`) as the source "
+    f"domain, printed digits (`{DEMO_TARGET}`) as the target.")
 
 info = backbone_info(DEFAULT_BACKBONE)
 c1, c2, c3 = st.columns(3)
@@ -20,6 +21,17 @@ c2.caption("embedded in a PyPI package: works offline" if info.imagenet_availabl
 c3.metric("Stages to freeze or train", len(info.stage_names) - 1)
 c3.caption("plus the classification head")
 
+st.subheader("Four steps")
+steps = st.columns(4)
+for col, (page, label, icon, text) in zip(steps, (
+        ("pages/data.py", "1 · Data", ":material/photo_library:", "the demo pair is ready; or upload a zip"),
+        ("pages/model.py", "2 · Model", ":material/account_tree:", "backbone, weights, what to freeze"),
+        ("pages/train.py", "3 · Train", ":material/model_training:", "pick a method, press Start, watch it learn"),
+        ("pages/evaluate.py", "4 · Evaluate", ":material/insights:", "before vs after, per class, mistakes"))):
+    with col:
+        st.page_link(page, label=label, icon=icon)
+        st.caption(text)
+
 columns = st.columns(2, gap="large")
 for column, role, name in ((columns[0], "Source", DEMO_SOURCE), (columns[1], "Target", DEMO_TARGET)):
     data = cached_domain(name)
@@ -28,8 +40,3 @@ for column, role, name in ((columns[0], "Source", DEMO_SOURCE), (columns[1], "Ta
         st.caption(f"{len(data):,} images, {data.num_classes} classes")
         for cls, strip in class_thumbnails(data, per_class=8, size=44):
             st.image(strip, caption=f"class {cls}")
-
-st.info("Next: look at any data set on the **Data** page, or at the backbones and their freeze map on "
-        "the **Backbones** page. Training runs from the command line for now, e.g. "
-        "`python -m tlcore train --target syndigits --source mnist --strategy dann`; "
-        "the Train page comes with the dashboard.")

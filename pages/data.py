@@ -1,48 +1,68 @@
 import streamlit as st
 
-from pages.shared.setup import cached_domain, domain_label, page_setup
-from tlcore.data import IngestError, domain_info, ingest_zip_bytes, list_domains
-from tlcore.plots import class_counts_figure, class_thumbnails
+from pages.shared.data_choice import choose, chosen, load_chosen
+from pages.shared.report_view import show_report, upload_widgets
+from pages.shared.setup import domain_label, page_setup
+from tlcore.data import IngestError, check_domain_pair, domain_info, list_domains
 
-page_setup("Data")
+store = page_setup("Data")
+st.caption("The **target** is the image set you want a model for. A **source** set (optional) is a labelled set "
+           "from another domain with the same classes, used by the domain-adaptation methods.")
 
-source = st.radio("Images", ["Built-in domain", "Upload a zip"], horizontal=True, key="data.source")
-image_set = None
-if source == "Built-in domain":
-    name = st.selectbox("Domain", list_domains(), format_func=domain_label, key="data.domain")
-    info = domain_info(name)
-    st.caption(f"{info.description}. Licence: {info.licence}. From: {info.provider}.")
-    missing = info.availability()
-    if missing:
-        st.warning(missing)
+domains = [d for d in list_domains() if not domain_info(d).availability()]
+st.session_state.setdefault("data.mode", "Built-in domains")
+mode = st.segmented_control("Images", ["Built-in domains", "Upload my images"], key="data.mode")
+if mode == "Upload my images":
+    if store is None:
+        st.error("Uploads are kept in the runs folder, which cannot be used: " +
+                 st.session_state.get("run.store_error", ""))
     else:
-        image_set = cached_domain(name)
+        t_col, s_col = st.columns(2, gap="large")
+        with t_col:
+            st.subheader("Target images")
+            upload_widgets("target", store.root)
+        with s_col:
+            st.subheader("Source images (optional)")
+            src_kind = st.radio("Source", ["None", "A built-in domain", "Upload"], horizontal=True,
+                                key="data.src_kind")
+            if src_kind == "None":
+                choose("source", None, None)
+            elif src_kind == "A built-in domain":
+                name = st.selectbox("Source domain", domains, format_func=domain_label, key="data.src_domain")
+                choose("source", name, name)
+            else:
+                upload_widgets("source", store.root)
 else:
-    st.caption("A .zip with one folder per class (optionally inside train/ val/ test/ folders). "
-               "Nothing is extracted to disk; every file is checked before it is used.")
-    upload = st.file_uploader("Zip of class folders", type=["zip"], key="data.upload")
-    if upload is not None:
-        try:
-            image_set = ingest_zip_bytes(upload.getvalue(), upload.name)
-        except IngestError as exc:
-            st.error(f"This upload cannot be used: {exc}")
-            if exc.report is not None and exc.report.skipped:
-                st.dataframe([{"file": s.path, "reason": s.reason} for s in exc.report.skipped],
-                             width="stretch", hide_index=True)
+    c1, c2 = st.columns(2, gap="large")
+    target_spec, _ = chosen("target")
+    source_spec, _ = chosen("source")
+    st.session_state.setdefault("data.w_target", target_spec if target_spec in domains else domains[0])
+    st.session_state.setdefault("data.w_source", source_spec if source_spec in domains else "(none)")
+    target = c1.selectbox("Target domain", domains, format_func=domain_label, key="data.w_target")
+    source = c2.selectbox("Source domain (optional)", ["(none)", *domains], key="data.w_source",
+                          format_func=lambda d: "none: no domain adaptation" if d == "(none)" else domain_label(d))
+    choose("target", target, target)
+    choose("source", None if source == "(none)" else source, None if source == "(none)" else source)
+    c1.caption(domain_info(target).description)
+    if source != "(none)":
+        c2.caption(domain_info(source).description)
 
-if image_set is not None:
-    report = image_set.report
-    c1, c2, c3 = st.columns(3)
-    c1.metric("Images", f"{report.num_images:,}")
-    c2.metric("Classes", len(report.class_counts))
-    c3.metric("Skipped files", len(report.skipped))
-    for warning in report.warnings:
+target_spec, target_label = chosen("target")
+source_spec, source_label = chosen("source")
+st.divider()
+st.markdown(f"**Training on:** target `{target_label}`" + (f", source `{source_label}`" if source_label else
+                                                             ", no source set"))
+tabs = st.tabs(["Target report"] + (["Source report"] if source_spec else []))
+sets = {}
+for tab, (role, spec) in zip(tabs, [("target", target_spec), ("source", source_spec)]):
+    with tab:
+        try:
+            sets[role] = load_chosen(spec)
+        except IngestError as exc:
+            st.error(f"The {role} set cannot be used: {exc}")
+            continue
+        show_report(sets[role], role)
+if len(sets) == 2:
+    for warning in check_domain_pair(sets["source"], sets["target"]):
         st.warning(warning)
-    st.plotly_chart(class_counts_figure(report), width="stretch")
-    st.subheader("Examples per class")
-    for cls, strip in class_thumbnails(image_set, per_class=12, size=48):
-        st.image(strip, caption=cls)
-    if report.skipped:
-        st.subheader("Skipped files")
-        st.dataframe([{"file": s.path, "reason": s.reason} for s in report.skipped], width="stretch",
-                     hide_index=True)
+st.page_link("pages/model.py", label="Next: choose a backbone and what to freeze", icon=":material/arrow_forward:")

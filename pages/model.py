@@ -1,40 +1,116 @@
 import streamlit as st
 
 from pages.shared.setup import page_setup
-from tlcore.backbones import DEFAULT_BACKBONE, backbone_info, create_backbone, list_backbones
+from tlcore.backbones import (DEFAULT_BACKBONE, WeightsError, backbone_info, create_backbone, keep_weights_file,
+                              list_backbones)
 from tlcore.freezing import apply_freeze, freeze_table, stage_lr_multipliers, trainable_fraction
 from tlcore.plots import freeze_map_figure
 
-PRESETS = {"Linear probe (all stages frozen)": "all", "Last stage": "last:1", "Last two stages": "last:2",
-           "Full fine-tune": "none"}
+# Preset -> freeze spec. Gradual unfreezing trains every stage in the end, one more per epoch.
+PRESETS = {"Linear probe": "all", "Last stage": "last:1", "Last two stages": "last:2", "Full fine-tune": "none",
+           "Gradual unfreezing": "none"}
+PRESET_HELP = {"Linear probe": "every backbone stage frozen: only the new head trains (fast, safe with few images)",
+               "Last stage": "the last backbone stage and the head train",
+               "Last two stages": "the last two backbone stages and the head train",
+               "Full fine-tune": "every stage trains (needs more images and a lower learning rate)",
+               "Gradual unfreezing": "starts as a linear probe and unfreezes one more stage per epoch "
+                                     "(the Train page picks the gradual_unfreeze strategy)"}
 
-page_setup("Backbones")
-infos = [backbone_info(n) for n in list_backbones()]
-st.dataframe([{"backbone": i.name, "parameters (M)": round(i.params / 1e6, 2), "input px": i.input_size,
-               "stages": len(i.stage_names) - 1,
-               "ImageNet weights": ("ready" if i.imagenet_available else "not on this machine")
-               if "imagenet" in i.weight_sources else "none (random init only)",
-               "family": i.family, "about": i.description} for i in infos], width="stretch", hide_index=True)
-
-names = list_backbones()
-name = st.selectbox("Freeze map of", names, index=names.index(DEFAULT_BACKBONE), key="model.backbone")
-preset = st.radio("Preset", list(PRESETS), horizontal=True, key="model.preset")
-decay = st.slider("Learning-rate decay per stage (discriminative LRs)", 0.1, 1.0, 1.0, 0.05, key="model.decay")
+store = page_setup("Model")
 
 
-@st.cache_resource(max_entries=2)
+@st.cache_resource(max_entries=3)
 def skeleton(backbone: str):
     # The freeze map needs shapes, not weights; the head is sized for a 10-class task.
     return create_backbone(backbone, "none", num_classes=10)
 
 
+@st.cache_data
+def catalogue():
+    return [{"backbone": i.name, "parameters (M)": round(i.params / 1e6, 2), "input px": i.input_size,
+             "stages": len(i.stage_names) - 1, "family": i.family,
+             "ImageNet weights": ("ready" if i.imagenet_available else "not on this machine")
+             if "imagenet" in i.weight_sources else "none (random init only)", "about": i.description}
+            for i in map(backbone_info, list_backbones())]
+
+
+query = st.text_input("Search backbones", key="model.search", placeholder="e.g. efficientnet, resnet*, vit")
+rows = [r for r in catalogue() if not query or query.lower().strip("*") in r["backbone"].lower()
+        or query.lower() in r["about"].lower()]
+with st.expander(f"Backbones ({len(rows)} of {len(catalogue())})", expanded=bool(query)):
+    st.dataframe(rows, width="stretch", hide_index=True)
+names = [r["backbone"] for r in rows] or list_backbones()
+st.session_state.setdefault("model.backbone", DEFAULT_BACKBONE)
+if st.session_state["model.backbone"] not in names:
+    names = [st.session_state["model.backbone"], *names]
+name = st.selectbox("Backbone", names, key="model.backbone")
+info = backbone_info(name)
+
+weights_choices = (["ImageNet"] if "imagenet" in info.weight_sources else []) + ["None (random init)",
+                                                                                 "Upload a weights file"]
+if st.session_state.get("model.weights_choice") not in weights_choices:
+    st.session_state["model.weights_choice"] = weights_choices[0]
+left, right = st.columns(2, gap="large")
+with left:
+    choice = st.radio("Weights", weights_choices, key="model.weights_choice", horizontal=True)
+    if choice == "ImageNet":
+        st.session_state["model.weights"] = "imagenet"
+        if info.imagenet_available:
+            st.caption("ImageNet weights are on this machine.")
+        else:
+            st.warning(f"ImageNet weights for {name} are not on this machine: {info.imagenet_hint}")
+    elif choice.startswith("None"):
+        st.session_state["model.weights"] = "none"
+        st.caption("Random initial weights: a baseline that shows what the pretraining is worth.")
+    else:
+        upload = st.file_uploader("Weights (.safetensors, or a plain PyTorch state dict)",
+                                  type=["safetensors", "pt", "pth", "bin"], key="model.upload_weights")
+        if upload is not None and store is not None:
+            try:
+                path = keep_weights_file(upload.getvalue(), upload.name, store.root,
+                                         lambda p: create_backbone(name, f"file:{p}", num_classes=10))
+                st.session_state["model.weights"] = f"file:{path}"
+                st.success(f"{upload.name} fits {name}.")
+            except WeightsError as exc:
+                st.error(f"These weights cannot be used: {exc}")
+        if not str(st.session_state.get("model.weights", "")).startswith("file:"):
+            st.session_state["model.weights"] = "imagenet" if info.imagenet_available else "none"
+            st.caption(f"Until a file is accepted the run uses {st.session_state['model.weights']} weights.")
+with right:
+    st.session_state.setdefault("model.preset", "Last two stages")
+    preset = st.radio("What trains", list(PRESETS), key="model.preset", horizontal=True,
+                      help="; ".join(f"{k}: {v}" for k, v in PRESET_HELP.items()))
+    st.caption(PRESET_HELP[preset])
+    st.session_state.setdefault("model.decay", 1.0)
+    decay = st.slider("Learning-rate decay per stage", 0.1, 1.0, step=0.05, key="model.decay",
+                      help="Discriminative learning rates: each stage below the head gets this times the LR of "
+                           "the stage above it (1: one LR for all)")
+
 model = skeleton(name)
 apply_freeze(model, PRESETS[preset])
+table = freeze_table(model, stage_lr_multipliers(model, decay))
+edited = st.data_editor(
+    [{"stage": r.stage, "frozen": r.frozen, "parameters": r.params, "LR multiplier": round(r.lr_multiplier, 4)}
+     for r in table if r.stage != "head"],
+    key=f"ui.freeze_{name}_{preset}", hide_index=True, width="stretch", disabled=["stage", "parameters",
+                                                                                 "LR multiplier"],
+    column_config={"frozen": st.column_config.CheckboxColumn("frozen", help="untick to train this stage"),
+                   "parameters": st.column_config.NumberColumn(format="localized")})
+frozen = [row["stage"] for row in edited if row["frozen"]]
+spec = PRESETS[preset]
+if set(frozen) != {r.stage for r in table if r.frozen and r.stage != "head"}:
+    spec = ",".join(frozen) if frozen else "none"  # the toggles were changed by hand
+    st.caption("Custom freeze map (the toggles differ from the preset).")
+apply_freeze(model, spec)
+st.session_state["model.freeze"] = spec
+st.session_state["model.gradual"] = preset == "Gradual unfreezing"
 rows = freeze_table(model, stage_lr_multipliers(model, decay))
-st.metric("Trainable parameters", f"{trainable_fraction(model):.1%}")
-st.caption("For a 10-class target. Frozen stages keep their BatchNorm statistics.")
-st.progress(trainable_fraction(model))
+fraction = trainable_fraction(model)
+c1, c2 = st.columns([1, 3])
+c1.metric("Trainable parameters", f"{fraction:.1%}",
+          help="of all parameters, for a 10-class head; the head always trains")
+c2.progress(fraction, text=f"{sum(r.trainable for r in rows):,} of {sum(r.params for r in rows):,} parameters train")
 st.plotly_chart(freeze_map_figure(rows), width="stretch")
-st.dataframe([{"stage": r.stage, "parameters": r.params, "trainable": r.trainable,
-               "frozen": r.frozen, "LR multiplier": round(r.lr_multiplier if not r.frozen else 0.0, 4)}
-              for r in rows], width="stretch", hide_index=True)
+st.caption("Frozen stages keep their BatchNorm statistics. The head (a new classifier for your classes) always "
+           "trains.")
+st.page_link("pages/train.py", label="Next: train", icon=":material/arrow_forward:")

@@ -1,0 +1,52 @@
+from pathlib import Path
+
+import streamlit as st
+
+from pages.shared.run_picker import pick_run
+from pages.shared.setup import page_setup
+from tlcore.backbones import WeightsError
+from tlcore.predict import NoCheckpoint, Predictor
+
+store = page_setup("Predict")
+st.caption("Drop in new images and see what a trained run predicts, with its best checkpoint "
+           "(the epoch with the best validation score).")
+run = pick_run(store, only=lambda r: r["status"] != "queued") if store is not None else None
+if run is None:
+    st.info("No trained run yet. Train one first; a checkpoint is saved after every epoch.")
+    st.page_link("pages/train.py", label="Go to Train", icon=":material/model_training:")
+    st.stop()
+
+
+@st.cache_resource(max_entries=2, show_spinner="Loading the run's checkpoint…")
+def predictor(folder: str, stamp: float) -> Predictor:  # stamp: reload when a newer checkpoint is saved
+    return Predictor(folder)
+
+
+best = Path(run["folder"]) / "checkpoints" / "best.safetensors"
+try:
+    model = predictor(run["folder"], best.stat().st_mtime if best.exists() else 0.0)
+except (NoCheckpoint, WeightsError, ValueError, OSError) as exc:
+    st.warning(f"This run cannot predict yet: {exc}")
+    st.stop()
+st.caption(f"{len(model.class_names)} classes: {', '.join(model.class_names[:20])}"
+           + ("…" if len(model.class_names) > 20 else ""))
+k = st.slider("Top classes to show", 1, min(10, len(model.class_names)), min(3, len(model.class_names)),
+              key="ui.topk")
+files = st.file_uploader("Images", accept_multiple_files=True, key="ui.predict_files",
+                         type=["jpg", "jpeg", "png", "bmp", "gif", "webp", "tif", "tiff"])
+if files:
+    with st.spinner("Predicting…"):
+        results = model.predict_files([(f.name, f.getvalue()) for f in files[:64]], k)
+    if len(files) > 64:
+        st.warning(f"Only the first 64 of {len(files)} images were classified.")
+    for f, result in zip(files, results):
+        c1, c2 = st.columns([1, 4])
+        if result["error"]:
+            c1.markdown(f"**{result['file']}**")
+            c2.error(f"Not classified: {result['error']}")
+            continue
+        c1.image(result["image"], width=120)  # the decoded pixels, never the raw upload
+        c2.markdown(f"**{result['file']}** → **{result['top'][0][0]}** ({result['top'][0][1]:.0%})")
+        c2.dataframe([{"class": c, "probability": p} for c, p in result["top"]], hide_index=True,
+                     column_config={"probability": st.column_config.ProgressColumn(format="percent", min_value=0,
+                                                                                  max_value=1)})

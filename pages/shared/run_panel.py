@@ -1,0 +1,104 @@
+"""The live view of one run: status, progress with ETA, curves, freeze map, Stop/Resume.
+
+Redrawn from the run store by a fragment every second while the run is active, without
+rerunning the page around it; when the run ends the page reruns once and polling stops.
+"""
+from __future__ import annotations
+
+import time
+
+import streamlit as st
+
+from tlcore.plots import curve_figures, freeze_timeline_figure, weights_figure
+from tlcore.runs import resume, stop
+from tlcore.runs.jobs import log_tail
+from tlcore.runs.read import MetricsFeed, instance_weights, progress
+from tlcore.runs.store import ACTIVE
+
+from .format import duration, percent, status_badge
+
+POLL_SECONDS = 0.5  # measured: the chart trails the worker by under a second (BENCHMARKS.md)
+LIVE = ("queued", *ACTIVE)
+
+
+def feed(store, run_id: str) -> MetricsFeed:
+    """One incremental reader per run and session, kept across reruns."""
+    feeds = st.session_state.setdefault("run.feeds", {})
+    if run_id not in feeds:
+        feeds[run_id] = MetricsFeed(store, run_id)
+    return feeds[run_id]
+
+
+def run_panel(store, run_id: str) -> None:
+    live = store.get(run_id)["status"] in LIVE
+    st.fragment(run_every=POLL_SECONDS if live else None)(_draw)(store, run_id, live)
+
+
+def _draw(store, run_id: str, was_live: bool) -> None:
+    run = store.get(run_id)
+    if was_live and run["status"] not in LIVE:
+        st.rerun()  # ended since the last poll: redraw the whole page once, then stop polling
+    rows = feed(store, run_id).poll()
+    prog = progress(rows, run["status"])
+    head, buttons = st.columns([4, 1])
+    with head:
+        st.markdown(f"#### {run['name']} {status_badge(run['status'])}")
+        if prog.epochs:
+            epoch = min(prog.epoch + (run["status"] in ACTIVE), prog.epochs)
+            left = f" · about {duration(prog.eta_s)} left" if prog.eta_s is not None else ""
+            text = f"epoch {epoch} of {prog.epochs} · step {prog.step:,} of {prog.total_steps:,}{left}"
+        else:
+            text = ("preparing: loading the data and the backbone, scoring the untrained network"
+                    if run["status"] in LIVE else "no training step was recorded")
+        st.progress(prog.fraction, text=text)
+    with buttons:
+        if run["status"] in LIVE and st.button("Stop", key="ui.stop", icon=":material/stop:", width="stretch"):
+            stop(store, run_id, wait=False)
+            st.toast("Stopping at the next step; a checkpoint is kept.")
+        if run["status"] in ("stopped", "failed") and st.button("Resume", key="ui.resume", width="stretch",
+                                                                icon=":material/play_arrow:"):
+            resume(store, run_id)
+            st.rerun()
+    if run["status"] == "queued":
+        st.info("Waiting for a free slot: another run is training (see the runs table below).")
+    if run["status"] == "failed":
+        st.error(f"The run failed: {run['error'] or 'no reason recorded'}")
+        tail = log_tail(store, run_id, 25)
+        if tail:
+            st.code(tail, language=None)
+    summary = run["summary"] or {}
+    if run["status"] == "finished" and summary:
+        c = st.columns(3)
+        c[0].metric("Target test accuracy", percent(summary.get("target.test.accuracy")),
+                    delta=_gain(summary, "accuracy"))
+        c[1].metric("Macro F1", percent(summary.get("target.test.macro_f1")), delta=_gain(summary, "macro_f1"))
+        c[2].metric("Time", duration(summary.get("wall_time_s")), help=f"on {summary.get('device')}")
+        st.page_link("pages/evaluate.py", label="See the full evaluation", icon=":material/insights:",
+                     query_params={"run": run_id})
+    if not prog.step and run["status"] in LIVE:
+        st.caption("Shown: step 0 · the curves appear with the first training step")
+        return
+    figures = curve_figures(rows)
+    a, b = st.columns(2)
+    a.plotly_chart(figures["loss"], width="stretch", key="ui.chart_loss")
+    b.plotly_chart(figures["quality"], width="stretch", key="ui.chart_quality")
+    if "adaptation" in figures:
+        st.plotly_chart(figures["adaptation"], width="stretch", key="ui.chart_adaptation")
+    timeline = freeze_timeline_figure(rows)
+    weights = instance_weights(store, run_id)
+    if timeline is not None or weights:
+        a, b = st.columns(2)
+        if timeline is not None:
+            a.plotly_chart(timeline, width="stretch", key="ui.chart_freeze")
+        if weights:
+            b.plotly_chart(weights_figure(weights), width="stretch", key="ui.chart_weights")
+    # The newest step on screen and when it was drawn: what the lag benchmark reads.
+    st.caption(f"Shown: step {prog.step} · drawn at {time.strftime('%H:%M:%S')}",
+               help="redrawn every second from the run store while the run is active")
+
+
+def _gain(summary: dict, name: str) -> str | None:
+    after, before = summary.get(f"target.test.{name}"), summary.get(f"before.target.test.{name}")
+    if after is None or before is None:
+        return None
+    return f"{(after - before) * 100:+.1f} points vs before transfer"

@@ -1,0 +1,115 @@
+"""The Train page's form: a strategy picked and described from its StrategyInfo, its
+hyper-parameters rendered from the info's defaults and help, and the run's settings."""
+from __future__ import annotations
+
+import streamlit as st
+
+from tlcore.backbones import backbone_info
+from tlcore.config import DataConfig, ModelConfig, OptimConfig, RunConfig, ScheduleConfig, StrategyConfig
+from tlcore.data import is_domain
+from tlcore.strategies import list_strategies, strategy_info
+
+from .setup import device_label
+
+ON_CPU = device_label().startswith("CPU")
+
+
+def _default(key: str, value) -> None:
+    st.session_state.setdefault(key, value)
+
+
+def strategy_choice(has_source: bool):
+    names = list_strategies()
+    _default("train.strategy", "gradual_unfreeze" if st.session_state.get("model.gradual") else "finetune")
+
+    def label(name):
+        info = strategy_info(name)
+        return f"{name} ({info.family})" + (" — needs a source set" if info.needs_source and not has_source else "")
+
+    name = st.selectbox("Method", names, key="train.strategy", format_func=label,
+                        help="Methods that adapt from a source domain need a source set (Data page)")
+    info = strategy_info(name)
+    st.caption(info.description + (". Uses the source set." if info.needs_source else
+                                   ". Uses only the labelled target images."))
+    params = {}
+    if info.defaults:
+        cols = st.columns(min(4, len(info.defaults)))
+        for i, (key, default) in enumerate(info.defaults.items()):
+            widget_key = f"train.hp.{name}.{key}"
+            _default(widget_key, default)
+            with cols[i % len(cols)]:
+                help_text = info.help.get(key)
+                if isinstance(default, bool):
+                    params[key] = st.checkbox(key, key=widget_key, help=help_text)
+                elif isinstance(default, int):
+                    params[key] = int(st.number_input(key, step=1, key=widget_key, help=help_text))
+                elif isinstance(default, float):
+                    params[key] = float(st.number_input(key, key=widget_key, help=help_text, format="%g"))
+                else:
+                    params[key] = st.text_input(key, key=widget_key, help=help_text)
+    return info, params
+
+
+def training_fields(info, target: str) -> dict:
+    """Optimiser, schedule and data settings, with defaults that finish in about a minute on
+    a CPU for the built-in demo and use the backbone's own input size on a GPU."""
+    backbone = st.session_state.get("model.backbone", "efficientnet_lite0")
+    native = backbone_info(backbone).input_size
+    _default("train.epochs", 5)
+    _default("train.lr", 1e-3)
+    _default("train.optimizer", "adamw")
+    _default("train.scheduler", "cosine")
+    _default("train.batch_size", 32)
+    _default("train.image_size", 64 if ON_CPU else native)
+    _default("train.per_class", 100 if ON_CPU else 0)
+    _default("train.target_labels", 0)
+    _default("train.augment", "none")
+    _default("train.seed", 0)
+    _default("train.patience", 0)
+    _default("train.name", "")
+    c = st.columns(4)
+    fields = {
+        "epochs": c[0].number_input("Epochs", 1, 500, key="train.epochs"),
+        "lr": c[1].number_input("Learning rate", 1e-6, 10.0, key="train.lr", format="%g",
+                                help="of the head; lower stages get it times the LR multiplier (Model page)"),
+        "optimizer": c[2].selectbox("Optimiser", ["adamw", "sgd"], key="train.optimizer"),
+        "scheduler": c[3].selectbox("LR schedule", ["cosine", "onecycle", "constant", "dann"], key="train.scheduler",
+                                    help="dann: lr / (1 + 10p)^0.75 as in the DANN paper"),
+    }
+    with st.expander("Data and run settings"):
+        c = st.columns(4)
+        fields["image_size"] = c[0].number_input("Image size (px)", 8, 1024, step=8, key="train.image_size",
+                                                 help=f"{backbone} was pretrained at {native} px; smaller is faster")
+        fields["per_class"] = c[1].number_input("Images per class (0: all)", 0, 100000, key="train.per_class",
+                                                help="load at most this many images of each class")
+        fields["batch_size"] = c[2].number_input("Batch size", 2, 1024, key="train.batch_size")
+        fields["seed"] = c[3].number_input("Seed", 0, 2**31 - 1, key="train.seed")
+        c = st.columns(4)
+        uses_labels = info.needs_target_labels or info.semi_supervised
+        fields["target_labels"] = c[0].number_input(
+            "Labelled target images per class (0: all)" if info.needs_target_labels else
+            "Labelled target images per class (0: none)", 0, 100000, key="train.target_labels",
+            disabled=not uses_labels, help="few-shot: train with only this many target labels a class")
+        fields["augment"] = c[1].selectbox("Augmentation", ["none", "light", "flip"], key="train.augment")
+        fields["patience"] = c[2].number_input("Early stopping patience (0: off)", 0, 100, key="train.patience")
+        fields["name"] = c[3].text_input("Run name", key="train.name", placeholder=info.name)
+    return fields
+
+
+def build_config(info, params: dict, f: dict, target: str, source: str | None, target_label: str) -> RunConfig:
+    labels = int(f["target_labels"])
+    target_labels = (labels or None) if info.needs_target_labels else labels if info.semi_supervised else None
+    return RunConfig(
+        data=DataConfig(target=target, source=source if info.needs_source else None,
+                        per_class=int(f["per_class"]) or None, target_labels_per_class=target_labels,
+                        image_size=int(f["image_size"]), augment=f["augment"]),
+        model=ModelConfig(backbone=st.session_state.get("model.backbone", "efficientnet_lite0"),
+                          weights=st.session_state.get("model.weights", "imagenet"),
+                          freeze=st.session_state.get("model.freeze", "last:2"),
+                          lr_decay=float(st.session_state.get("model.decay", 1.0))),
+        strategy=StrategyConfig(info.name, params),
+        optim=OptimConfig(name=f["optimizer"], lr=float(f["lr"])),
+        schedule=ScheduleConfig(epochs=int(f["epochs"]), scheduler=f["scheduler"],
+                                early_stopping_patience=int(f["patience"]) or None),
+        batch_size=int(f["batch_size"]), seed=int(f["seed"]),
+        name=f["name"] or f"{info.name} · {target_label if is_domain(target) else target_label[:40]}")

@@ -1,0 +1,64 @@
+import streamlit as st
+
+from pages.shared.data_choice import chosen
+from pages.shared.run_panel import run_panel
+from pages.shared.setup import active_run, page_setup, set_active_run
+from pages.shared.train_form import build_config, strategy_choice, training_fields
+from tlcore.runs import prepare_standby, submit
+from tlcore.runs.read import list_overviews
+from tlcore.train import ConfigError, validate_config
+
+store = page_setup("Train")
+if store is not None:
+    prepare_standby(store)  # a spare worker with torch imported: Start then skips ~10 s of imports
+target, target_label = chosen("target")
+source, source_label = chosen("source")
+backbone = st.session_state.get("model.backbone", "efficientnet_lite0")
+st.markdown(f"**Target** `{target_label}` · **source** `{source_label or 'none'}` · **backbone** `{backbone}` "
+            f"({st.session_state.get('model.weights', 'imagenet')} weights, freeze "
+            f"`{st.session_state.get('model.freeze', 'last:2')}`)")
+st.caption("Change them on the Data and Model pages.")
+
+with st.expander("New run", expanded=active_run(store) is None):
+    info, params = strategy_choice(has_source=source is not None)
+    fields = training_fields(info, target)
+    problem = None
+    if info.needs_source and source is None:
+        problem = f"{info.name} needs a labelled source set: choose one on the Data page."
+    config = None
+    if problem is None:
+        config = build_config(info, params, fields, target, source, target_label)
+        try:
+            for warning in validate_config(config):
+                st.warning(warning)
+        except ConfigError as exc:
+            problem = str(exc)
+    if problem:
+        st.error(problem)
+    if st.button("Start training", type="primary", icon=":material/play_arrow:", disabled=problem is not None
+                 or store is None, key="ui.start"):
+        run_id = submit(store, config, fields["name"])
+        set_active_run(run_id)
+        st.session_state.pop("run.feeds", None)
+        st.rerun()
+
+if store is not None:
+    run = active_run(store)
+    if run is not None:
+        st.divider()
+        run_panel(store, run["id"])
+    runs = list(reversed(list_overviews(store)))
+    if runs:
+        st.divider()
+        st.subheader("Runs")
+        labels = {r["id"]: f"{r['name']} · {r['status']} · {r['id']}" for r in runs}
+        current = run["id"] if run else runs[0]["id"]
+        picked = st.selectbox("Show run", list(labels), index=list(labels).index(current), format_func=labels.get,
+                              key="ui.pick_run")
+        if picked != current:
+            set_active_run(picked)
+            st.rerun()
+        st.dataframe([{"run": r["id"], "name": r["name"], "status": r["status"], "strategy": r["strategy"], "backbone": r["backbone"],
+                       "target": r["target"].rsplit("/", 1)[-1], "test accuracy": r["target.test.accuracy"]}
+                      for r in runs[:50]], width="stretch", hide_index=True,
+                     column_config={"test accuracy": st.column_config.NumberColumn(format="percent")})
