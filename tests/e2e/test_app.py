@@ -21,7 +21,8 @@ pytestmark = pytest.mark.e2e
 ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = ROOT / "test-artifacts"
 CHROMIUM = os.environ.get("TLSTUDIO_CHROMIUM", "/usr/bin/chromium")
-PAGES = {"": "TL Studio", "data": "Data", "backbones": "Backbones"}
+PAGES = {"": "TL Studio", "data": "Data", "model": "Model", "train": "Train", "evaluate": "Evaluate",
+         "predict": "Predict"}
 
 
 def free_port() -> int:
@@ -30,13 +31,14 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def start_server(log_dir):
+def start_server(log_dir, runs_dir=None):
     port = free_port()
+    env = dict(os.environ, TLSTUDIO_RUNS_DIR=str(runs_dir or log_dir / "runs"), TLSTUDIO_MAX_JOBS="1")
     log = open(log_dir / "streamlit.log", "w")
     proc = subprocess.Popen(
         [sys.executable, "-m", "streamlit", "run", "app.py", "--server.headless=true",
          f"--server.port={port}", "--server.address=127.0.0.1", "--browser.gatherUsageStats=false"],
-        cwd=ROOT, stdout=log, stderr=subprocess.STDOUT)
+        cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, env=env)
     url = f"http://127.0.0.1:{port}"
     deadline = time.time() + 60
     while time.time() < deadline:
@@ -54,15 +56,6 @@ def start_server(log_dir):
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
     proc, url = start_server(tmp_path_factory.mktemp("server"))
-    yield url
-    proc.terminate()
-    proc.wait(timeout=20)
-
-
-@pytest.fixture
-def fresh_server(tmp_path):
-    """A server no browser has talked to yet: a direct link must still get the full app."""
-    proc, url = start_server(tmp_path)
     yield url
     proc.terminate()
     proc.wait(timeout=20)
@@ -103,18 +96,40 @@ def shot(page, name):
     page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
 
 
-@pytest.mark.parametrize("path", list(PAGES))
-def test_each_page_by_direct_url_shows_the_shared_sidebar(fresh_server, browser, path):
-    page = open_page(browser, f"{fresh_server}/{path}")
-    sidebar = page.locator("[data-testid=stSidebar]")
-    assert "Demo pair" in sidebar.inner_text() and "efficientnet_lite0" in sidebar.inner_text()
-    assert "Training device" in sidebar.inner_text()
+def test_each_page_by_direct_url_on_a_fresh_server_shows_the_shared_sidebar(browser, tmp_path):
+    """One fresh server per page, asked for nothing but that page's URL. Two at a time (the
+    first render imports torch: two cores do two of those side by side)."""
+    paths = list(PAGES)
+    for pair in (paths[i:i + 2] for i in range(0, len(paths), 2)):
+        servers = {}
+        for path in pair:
+            (tmp_path / (path or "home")).mkdir()
+            servers[path] = start_server(tmp_path / (path or "home"))
+        try:
+            pages = {}
+            for path, (_, url) in servers.items():
+                pages[path] = browser.new_page(viewport={"width": 1400, "height": 1000})
+                pages[path].goto(f"{url}/{path}", wait_until="commit")
+            for path, page in pages.items():
+                check_direct_page(page, path)
+        finally:
+            for proc, _ in servers.values():
+                proc.terminate()
+                proc.wait(timeout=20)
+
+
+def check_direct_page(page, path):
+    page.wait_for_selector("[data-testid=stSidebar]", timeout=90_000)
+    wait_idle(page)
+    sidebar = page.locator("[data-testid=stSidebar]").inner_text()
+    assert "Device:" in sidebar and "efficientnet_lite0" in sidebar, path
     links = page.locator("[data-testid=stSidebar] [data-testid=stPageLink]").all_inner_texts()
-    assert [ln.split()[-1] for ln in links] == ["Home", "Data", "Backbones"]  # nothing auto-discovered
-    assert page.locator("[data-testid=stSidebarNav]").count() == 0  # Streamlit's own nav stays hidden
-    assert page.locator("[data-testid=stDialog]").count() == 0  # no "Page not found"
+    # Our links, in order, and nothing auto-discovered from pages/shared.
+    assert [ln.split()[-1] for ln in links] == ["Home", "Data", "Model", "Train", "Evaluate", "Predict"], path
+    assert page.locator("[data-testid=stSidebarNav]").count() == 0, path  # Streamlit's own nav stays hidden
+    assert page.locator("[data-testid=stDialog]").count() == 0, path  # no "Page not found"
     assert page.locator("h1").first.inner_text().strip() == PAGES[path]
-    assert page.locator("[data-testid=stException]").count() == 0
+    assert page.locator("[data-testid=stException]").count() == 0, path
     shot(page, f"page_{path or 'home'}")
     page.close()
 
@@ -128,12 +143,13 @@ def test_home_shows_the_demo_without_upload(server, browser):
 
 
 def upload_zip(page, tmp_path, name, data):
-    page.get_by_text("Upload a zip").click()
+    page.get_by_text("Upload my images").click()
     wait_idle(page)
     path = tmp_path / name
     path.write_bytes(data)
-    page.locator("[data-testid=stFileUploaderDropzoneInput]").set_input_files(str(path))
-    page.wait_for_selector("[data-testid=stMetric], [data-testid=stAlert]", timeout=60_000)
+    page.locator("[data-testid=stFileUploaderDropzoneInput]").first.set_input_files(str(path))
+    page.wait_for_selector("[data-testid=stAlertContentSuccess], [data-testid=stAlertContentError]",
+                           timeout=60_000)
     wait_idle(page)
 
 
@@ -141,6 +157,8 @@ def test_good_zip_upload_shows_report(server, browser, tmp_path):
     page = open_page(browser, f"{server}/data")
     members = {**h.good_members(("cat", "dog"), 4), "dog/broken.jpg": b"", "dog/.DS_Store": b"x"}
     upload_zip(page, tmp_path, "pets.zip", h.zip_of(members))
+    assert "Using pets.zip: 8 images in 2 classes" in page.locator("[data-testid=stAlert]").first.inner_text()
+    assert "Training on: target pets.zip" in page.locator("[data-testid=stMain]").inner_text()
     metrics = [m.inner_text() for m in page.locator("[data-testid=stMetricValue]").all()]
     assert metrics == ["8", "2", "2"]  # images, classes, skipped files (the grid itself is a canvas)
     page.wait_for_selector("[data-testid=stDataFrame]", timeout=30_000)  # the skipped-files table
@@ -162,7 +180,66 @@ def test_hostile_zip_upload_shows_the_error_in_the_page(server, browser, tmp_pat
     alert = page.locator("[data-testid=stAlert]")
     assert message in alert.first.inner_text()
     assert page.locator("[data-testid=stException]").count() == 0
+    # Nothing else changed: the demo target is still the one a run would use.
+    assert "Training on: target syndigits" in page.locator("[data-testid=stMain]").inner_text()
     shot(page, f"data_upload_{name.split('.')[0]}")
     # The server is still fine: another page still renders.
     assert urllib.request.urlopen(server + "/_stcore/health", timeout=5).read() == b"ok"
     page.close()
+
+
+# Points of the loss chart's first trace ("train loss (per step)"), read from the live figure.
+LOSS_POINTS = """() => {
+    for (const p of document.querySelectorAll('.js-plotly-plot')) {
+        const t = (p.data || []).find(t => t.name === 'train loss (per step)');
+        if (t) return t.x.length;
+    }
+    return 0; }"""
+
+
+def test_train_the_demo_watch_it_live_refresh_and_evaluate(tmp_path, browser):
+    """Start a short run of the default demo from the browser, see the loss chart gain points
+    while it trains, reload the page mid-run and find the same run still live, then see
+    its evaluation."""
+    proc, url = start_server(tmp_path)
+    try:
+        page = open_page(browser, f"{url}/train")
+        main = page.locator("[data-testid=stMain]")
+        assert "Target syndigits" in main.inner_text().replace("`", "")
+        page.get_by_role("spinbutton", name="Epochs", exact=True).fill("3")
+        page.get_by_role("spinbutton", name="Epochs", exact=True).press("Enter")
+        wait_idle(page)
+        page.get_by_text("Data and run settings").click()
+        for label, value in (("Images per class (0: all)", "60"), ("Image size (px)", "48")):
+            page.get_by_role("spinbutton", name=label, exact=True).fill(value)
+            page.get_by_role("spinbutton", name=label, exact=True).press("Enter")
+            wait_idle(page)
+        page.get_by_role("button", name="Start training").click()
+        page.wait_for_function("() => /step [1-9]/.test(document.body.innerText)", timeout=90_000)
+        page.wait_for_function(f"() => ({LOSS_POINTS})() > 0", timeout=60_000)
+        first = page.evaluate(LOSS_POINTS)
+        page.wait_for_function(f"() => ({LOSS_POINTS})() > {first}", timeout=60_000)  # it grows live
+        assert "run=" in page.url
+        shot(page, "train_live")
+        # A refresh mid-run shows the same run, still live.
+        run_url = page.url
+        page.reload()
+        page.wait_for_selector("[data-testid=stSidebar]", timeout=60_000)
+        page.wait_for_function("() => /Shown: step/.test(document.body.innerText)", timeout=60_000)
+        assert page.url == run_url
+        text = page.locator("[data-testid=stMain]").inner_text()
+        assert "running" in text or "finished" in text
+        page.wait_for_function("() => /finished/.test(document.body.innerText)", timeout=180_000)
+        wait_idle(page)
+        assert page.locator("[data-testid=stException]").count() == 0
+        shot(page, "train_finished")
+        page.get_by_text("See the full evaluation").click()
+        page.wait_for_selector("text=Misclassified test images", timeout=60_000)
+        wait_idle(page)
+        assert page.locator("[data-testid=stMetric]").count() >= 3
+        assert page.locator("[data-testid=stException]").count() == 0
+        shot(page, "evaluate")
+        page.close()
+    finally:
+        proc.terminate()
+        proc.wait(timeout=20)
