@@ -239,6 +239,20 @@ def test_train_the_demo_watch_it_live_refresh_and_evaluate(tmp_path, browser):
         assert page.locator("[data-testid=stMetric]").count() >= 3
         assert page.locator("[data-testid=stException]").count() == 0
         shot(page, "evaluate")
+        # Predict with the run's best checkpoint, through the real file widget.
+        page.locator("[data-testid=stSidebar]").get_by_text("Predict").click()
+        page.wait_for_selector("[data-testid=stFileUploaderDropzoneInput]", state="attached", timeout=60_000)
+        from PIL import Image
+
+        from tlcore.data import load_domain
+        digits = load_domain("syndigits", per_class=1)  # a printed 7 from the demo domain
+        digit = tmp_path / "printed_7.png"
+        Image.fromarray(digits.images[list(digits.labels).index(digits.class_names.index("7"))]).save(digit)
+        page.locator("[data-testid=stFileUploaderDropzoneInput]").set_input_files(str(digit))
+        page.wait_for_selector("text=printed_7.png →", timeout=60_000)
+        wait_idle(page)
+        assert page.locator("[data-testid=stException]").count() == 0
+        shot(page, "predict")
         page.close()
     finally:
         proc.terminate()
