@@ -162,3 +162,13 @@ def test_a_failed_run_shows_its_error_log_tail_and_resume(app, tmp_path):
     assert any("The run failed: the worker process ended" in e.value for e in at.error)
     assert any("MemoryError: out of memory" in c.value for c in at.code)
     assert at.button(key="ui.resume").label == "Resume"
+
+
+def test_domain_gap_of_the_demo_pair_before_training(app):
+    at = open_page(app, "pages/data.py")
+    assert not at.metric or "A-distance (0-2)" not in [m.label for m in at.metric]  # only on request
+    at.button(key="ui.measure_gap").click().run()
+    assert not at.exception
+    gap = {m.label: m.value for m in at.metric}
+    assert float(gap["A-distance (0-2)"]) > 1.5  # handwritten vs printed digits: easy to tell apart
+    assert 25 < int(gap["Target 5-NN accuracy"].rstrip("%")) < 100  # measured 38%, chance 10%
