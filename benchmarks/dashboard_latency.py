@@ -27,7 +27,7 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "tests" / "e2e"))
 sys.path.insert(0, str(ROOT / "tests"))
 
-from test_app import CHROMIUM, open_page, start_server, wait_idle  # noqa: E402
+from test_app import CHROMIUM, fill_train_form, open_page, start_server  # noqa: E402
 
 from tlcore.runs import RunStore, stop  # noqa: E402
 
@@ -54,14 +54,7 @@ def measure(args, standby: str) -> dict:
         with sync_playwright() as p:
             browser = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox", "--disable-gpu"])
             page = open_page(browser, f"{url}/train")
-            for label, value, expander in (("Epochs", args.epochs, None),
-                                           ("Images per class (0: all)", args.per_class, "Data and run settings"),
-                                           ("Image size (px)", args.image_size, None)):
-                if expander:
-                    page.get_by_text(expander).click()
-                page.get_by_role("spinbutton", name=label, exact=True).fill(value)
-                page.get_by_role("spinbutton", name=label, exact=True).press("Enter")
-                wait_idle(page)
+            fill_train_form(page, args.epochs, args.per_class, args.image_size)
             if standby == "1":  # wait until the spare worker has finished its imports
                 log = tmp / "runs" / "standby.log"
                 deadline = time.time() + 90

@@ -1,8 +1,9 @@
 import streamlit as st
 
-from pages.shared.format import percent
+from pages.shared.format import gain, percent
 from pages.shared.run_picker import pick_run
 from pages.shared.setup import page_setup
+from tlcore.metrics import classification_metrics
 from tlcore.plots import before_after_figure, compare_curves_figure, confusion_figure, per_class_rows
 from tlcore.runs.read import MetricsFeed, config_table, list_overviews, target_test_predictions
 
@@ -22,7 +23,10 @@ if not summary:  # a running run: the latest epoch's evaluation
         if r["split"] == "target.test":
             latest[f"target.test.{r['name']}"] = r["value"]
     summary = latest
-    if predictions:
+    if predictions:  # per class and confusion matrix of that epoch, from its saved predictions
+        details = classification_metrics(predictions["true"], predictions["pred"], predictions["class_names"])
+        summary.update({"target.test.per_class": details["per_class"],
+                        "target.test.confusion_matrix": details["confusion_matrix"]})
         st.info(f"The run is {run['status']}: these are the scores after epoch {predictions['epoch']}. "
                 "The before-transfer baseline appears when it ends.")
 if not summary:
@@ -34,8 +38,8 @@ cols = st.columns(3)
 for col, (key, label) in zip(cols, (("accuracy", "Accuracy"), ("macro_recall", "Macro recall"),
                                     ("macro_f1", "Macro F1"))):
     after, before = summary.get(f"target.test.{key}"), summary.get(f"before.target.test.{key}")
-    col.metric(label, percent(after), delta=None if before is None or after is None else
-               f"{(after - before) * 100:+.1f} points (before: {percent(before)})")
+    change = gain(after, before)
+    col.metric(label, percent(after), delta=change and f"{change} (before: {percent(before)})")
 if summary.get("before.method"):
     st.caption(f"Before transfer: {summary['before.method']}.")
 st.plotly_chart(before_after_figure(summary), width="stretch")
@@ -45,18 +49,11 @@ left, right = st.columns(2, gap="large")
 with left:
     st.subheader("Per class")
     per_class = per_class_rows(summary)
-    if not per_class and predictions:
-        from tlcore.metrics import classification_metrics
-        per_class = per_class_rows({"target.test.per_class": classification_metrics(
-            predictions["true"], predictions["pred"], class_names)["per_class"]})
     pct = st.column_config.NumberColumn(format="percent")
     st.dataframe(per_class, hide_index=True, width="stretch",
                  column_config={"precision": pct, "recall": pct, "F1": pct})
 with right:
     matrix = summary.get("target.test.confusion_matrix")
-    if matrix is None and predictions:
-        from sklearn.metrics import confusion_matrix
-        matrix = confusion_matrix(predictions["true"], predictions["pred"], labels=range(len(class_names))).tolist()
     if matrix is not None:
         normalise = st.toggle("Share of each true class", key="eval.normalise")
         st.plotly_chart(confusion_figure(matrix, class_names, normalise), width="stretch")

@@ -58,7 +58,7 @@ if store is not None:
         if picked != current:
             set_active_run(picked)
             st.rerun()
-        st.dataframe([{"run": r["id"], "name": r["name"], "status": r["status"], "strategy": r["strategy"], "backbone": r["backbone"],
-                       "target": r["target"].rsplit("/", 1)[-1], "test accuracy": r["target.test.accuracy"]}
+        st.dataframe([{"run": r["id"], "name": r["name"], "status": r["status"], "strategy": r["strategy"],
+                       "backbone": r["backbone"], "target": r["target"].rsplit("/", 1)[-1], "test accuracy": r["target.test.accuracy"]}
                       for r in runs[:50]], width="stretch", hide_index=True,
                      column_config={"test accuracy": st.column_config.NumberColumn(format="percent")})

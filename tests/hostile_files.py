@@ -87,6 +87,16 @@ def exif_rotated_jpeg() -> bytes:
     return encode(img, "JPEG", exif=exif.tobytes())
 
 
+class Payload:
+    """Unpickling this would create a file: the proof that code ran (for weight-file tests)."""
+
+    def __init__(self, marker):
+        self.marker = marker
+
+    def __reduce__(self):
+        return (open, (self.marker, "w"))
+
+
 def zip_of(members: dict[str, bytes]) -> bytes:
     buf = io.BytesIO()
     with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as zf:

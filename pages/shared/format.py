@@ -26,3 +26,8 @@ def duration(seconds: float | None) -> str:
 
 def count(n: int | float | None) -> str:
     return "–" if n is None else f"{n:,.0f}"
+
+
+def gain(after: float | None, before: float | None) -> str | None:
+    """The change from ``before`` to ``after`` (both fractions) in percentage points."""
+    return None if after is None or before is None else f"{(after - before) * 100:+.1f} points"

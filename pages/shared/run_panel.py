@@ -15,7 +15,7 @@ from tlcore.runs.jobs import log_tail
 from tlcore.runs.read import MetricsFeed, instance_weights, progress
 from tlcore.runs.store import ACTIVE
 
-from .format import duration, percent, status_badge
+from .format import duration, gain, percent, status_badge
 
 POLL_SECONDS = 0.5  # measured: the chart trails the worker by under a second (BENCHMARKS.md)
 LIVE = ("queued", *ACTIVE)
@@ -98,7 +98,5 @@ def _draw(store, run_id: str, was_live: bool) -> None:
 
 
 def _gain(summary: dict, name: str) -> str | None:
-    after, before = summary.get(f"target.test.{name}"), summary.get(f"before.target.test.{name}")
-    if after is None or before is None:
-        return None
-    return f"{(after - before) * 100:+.1f} points vs before transfer"
+    change = gain(summary.get(f"target.test.{name}"), summary.get(f"before.target.test.{name}"))
+    return change and f"{change} vs before transfer"

@@ -6,6 +6,8 @@ import pytest
 import torch
 from safetensors.torch import save_file
 
+import hostile_files as h
+
 from tlcore.backbones import WeightsError, create_backbone
 
 
@@ -41,21 +43,11 @@ def test_head_of_another_class_count_is_replaced_not_an_error(tmp_path):
     assert torch.equal(model.body.conv1[0].weight, tuned.body.conv1[0].weight)
 
 
-class Payload:
-    """Unpickling this would create a file: the proof that code ran."""
-
-    def __init__(self, marker):
-        self.marker = marker
-
-    def __reduce__(self):
-        return (open, (self.marker, "w"))
-
-
 @pytest.mark.filterwarnings("ignore:Detected pickle protocol")
 @pytest.mark.parametrize("writer", ["pickle", "torch.save"])
 def test_pickle_with_a_payload_is_refused_and_never_runs(tmp_path, writer):
     marker = tmp_path / "pwned"
-    state = {"conv1.0.weight": Payload(str(marker))}
+    state = {"conv1.0.weight": h.Payload(str(marker))}
     if writer == "pickle":
         with open(tmp_path / "evil.pt", "wb") as fh:
             pickle.dump(state, fh)

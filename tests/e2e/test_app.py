@@ -188,6 +188,16 @@ def test_hostile_zip_upload_shows_the_error_in_the_page(server, browser, tmp_pat
     page.close()
 
 
+def fill_train_form(page, epochs, per_class, image_size):
+    """Type a small configuration into the Train page's number fields (as a user would)."""
+    page.get_by_text("Data and run settings").click()
+    for label, value in (("Epochs", epochs), ("Images per class (0: all)", per_class), ("Image size (px)", image_size)):
+        field = page.get_by_role("spinbutton", name=label, exact=True)
+        field.fill(str(value))
+        field.press("Enter")
+        wait_idle(page)
+
+
 # Points of the loss chart's first trace ("train loss (per step)"), read from the live figure.
 LOSS_POINTS = """() => {
     for (const p of document.querySelectorAll('.js-plotly-plot')) {
@@ -206,14 +216,7 @@ def test_train_the_demo_watch_it_live_refresh_and_evaluate(tmp_path, browser):
         page = open_page(browser, f"{url}/train")
         main = page.locator("[data-testid=stMain]")
         assert "Target syndigits" in main.inner_text().replace("`", "")
-        page.get_by_role("spinbutton", name="Epochs", exact=True).fill("3")
-        page.get_by_role("spinbutton", name="Epochs", exact=True).press("Enter")
-        wait_idle(page)
-        page.get_by_text("Data and run settings").click()
-        for label, value in (("Images per class (0: all)", "60"), ("Image size (px)", "48")):
-            page.get_by_role("spinbutton", name=label, exact=True).fill(value)
-            page.get_by_role("spinbutton", name=label, exact=True).press("Enter")
-            wait_idle(page)
+        fill_train_form(page, epochs=3, per_class=60, image_size=48)
         page.get_by_role("button", name="Start training").click()
         page.wait_for_function("() => /step [1-9]/.test(document.body.innerText)", timeout=90_000)
         page.wait_for_function(f"() => ({LOSS_POINTS})() > 0", timeout=60_000)

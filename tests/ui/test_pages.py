@@ -114,16 +114,6 @@ def test_images_typed_in_per_class_become_the_target(app):
     assert any("Training on:** target `images per class`" in m.value for m in at.markdown)
 
 
-class Payload:
-    """Unpickling this would create a file: the proof that code ran."""
-
-    def __init__(self, marker):
-        self.marker = marker
-
-    def __reduce__(self):
-        return (open, (self.marker, "w"))
-
-
 def test_weights_upload_accepts_safetensors_and_refuses_a_pickle_payload(app, tmp_path):
     import torch
     from safetensors.torch import save as save_safetensors
@@ -135,7 +125,7 @@ def test_weights_upload_accepts_safetensors_and_refuses_a_pickle_payload(app, tm
     at.radio(key="model.weights_choice").set_value("Upload a weights file").run()
     marker = tmp_path / "pwned"
     evil = tmp_path / "evil.pt"
-    torch.save({"body.conv1.0.weight": Payload(str(marker))}, evil)
+    torch.save({"body.conv1.0.weight": h.Payload(str(marker))}, evil)
     at.file_uploader(key="model.upload_weights").set_value(("evil.pt", evil.read_bytes(), "application/octet-stream"))
     at.run()
     assert not at.exception and not marker.exists()  # refused, and the payload never ran
