@@ -11,6 +11,10 @@ sys.path.insert(0, str(TESTS))  # hostile_files and helpers
 # skipped there; on a developer machine without them they skip with the reason.
 REQUIRE_DEBIAN_DATA = os.environ.get("TLSTUDIO_REQUIRE_DEBIAN_DATA") == "1"
 
+# Feature maps cost a probe forward pass per epoch and a UMAP process per run: off for the
+# many runs that test other things; the feature-map tests and the live browser run turn them on.
+os.environ.setdefault("TLSTUDIO_FEATURE_MAPS", "off")
+
 
 def need_domain(name: str):
     from tlcore.data import domain_info
@@ -32,7 +36,8 @@ def lite0():
 def recorded_runs(tmp_path_factory):
     """Two real runs recorded in a run store, in this process (no worker start-up): DANN on
     mnist -> syndigits with the pretrained default, and gradual unfreezing on syndigits.
-    About 15 s on 2 cores; shared by the read, plot and predict tests."""
+    About 15 s on 2 cores; shared by the read, plot, predict and feature-map tests. Their
+    feature maps are snapshotted (features and PCA) but not laid out: the tests do that."""
     from tlcore.config import DataConfig, ModelConfig, RunConfig, ScheduleConfig, StrategyConfig
     from tlcore.runs import RunStore
     from tlcore.runs.worker import run_recorded
@@ -46,8 +51,13 @@ def recorded_runs(tmp_path_factory):
                              schedule=ScheduleConfig(epochs=3), batch_size=16),
     }
     ids = {}
-    for key, config in configs.items():
-        ids[key] = store.create_run(config, key)
-        result = run_recorded(store, ids[key])
-        assert result.status == "finished", result.summary.get("error")
+    mode = os.environ.get("TLSTUDIO_FEATURE_MAPS")
+    os.environ["TLSTUDIO_FEATURE_MAPS"] = "pca"
+    try:
+        for key, config in configs.items():
+            ids[key] = store.create_run(config, key)
+            result = run_recorded(store, ids[key])
+            assert result.status == "finished", result.summary.get("error")
+    finally:
+        os.environ["TLSTUDIO_FEATURE_MAPS"] = mode
     return store, ids

@@ -3,7 +3,8 @@ import numpy as np
 import pytest
 
 from tlcore.data import load_domain
-from tlcore.embed import domain_gap, knn_accuracy, mmd2, pretrained_gap, proxy_a_distance, stratified_probe
+from tlcore.embed import domain_gap, knn_accuracy, mmd2, proxy_a_distance, stratified_probe
+from tlcore.embed.pretrained import pretrained_gap
 
 
 def test_probe_is_class_stratified_and_seeded():

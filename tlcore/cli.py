@@ -112,7 +112,8 @@ def config_from_args(args):
                    "scheduler": ("schedule", "scheduler"), "warmup_epochs": ("schedule", "warmup_epochs"),
                    "patience": ("schedule", "early_stopping_patience"), "batch_size": (None, "batch_size"),
                    "seed": (None, "seed"), "device": (None, "device"), "precision": (None, "precision"),
-                   "devices": (None, "devices"), "name": (None, "name")}
+                   "devices": (None, "devices"), "name": (None, "name"),
+                   "map_every": ("feature_map", "every"), "map_points": ("feature_map", "per_domain")}
     for flag, (section, key) in flag_to_key.items():
         value = getattr(args, flag)
         if value is not None:
@@ -299,6 +300,9 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--patience", type=int, help="early stopping: epochs without val improvement")
     g.add_argument("--batch-size", type=int)
     g.add_argument("--seed", type=int)
+    g = p.add_argument_group("feature map")
+    g.add_argument("--map-every", type=int, help="a snapshot of the feature map every K epochs (0: none; default 1)")
+    g.add_argument("--map-points", type=int, help="probe images per domain on the map (default 1000)")
     g = p.add_argument_group("hardware and files")
     g.add_argument("--device", choices=["auto", "cpu", "cuda", "mps"])
     g.add_argument("--precision", choices=["auto", "fp32", "bf16", "fp16"])

@@ -58,12 +58,20 @@ class ScheduleConfig:
 
 
 @dataclass(frozen=True)
+class FeatureMapConfig:
+    """The live map of source and target features (tlcore.embed)."""
+    every: int = 1  # a snapshot every this many epochs (and before training, and at the end); 0: none
+    per_domain: int = 1000  # probe images per domain, the same number from every class
+
+
+@dataclass(frozen=True)
 class RunConfig:
     data: DataConfig = field(default_factory=DataConfig)
     model: ModelConfig = field(default_factory=ModelConfig)
     strategy: StrategyConfig = field(default_factory=StrategyConfig)
     optim: OptimConfig = field(default_factory=OptimConfig)
     schedule: ScheduleConfig = field(default_factory=ScheduleConfig)
+    feature_map: FeatureMapConfig = field(default_factory=FeatureMapConfig)
     batch_size: int = 32
     seed: int = 0
     device: str = "auto"  # auto | cpu | cuda | mps

@@ -12,6 +12,7 @@ import numpy as np
 import torch
 
 from ..config import RunConfig, record_environment
+from ..embed.probe import FeatureSnapshots
 from ..devices import fabric_precision, resolve_device, resolve_precision
 from ..freezing import param_groups, stage_lr_multipliers
 from ..metrics import SCALARS, classification_metrics
@@ -162,6 +163,10 @@ def train(config: RunConfig, out_dir: str | Path | None = None, callbacks: Itera
         history, best_value, best_epoch, first_epoch = (state["history"], state["best_value"],
                                                         state["best_epoch"], state["epoch"])
         emit(LogMessage(f"resumed from epoch {first_epoch}"))
+    # The feature map: the probe set before training (the pretrained view), then every k epochs.
+    maps = FeatureSnapshots.for_run(out_dir, ctx, strategy) if fabric.is_global_zero else None
+    if maps and not maps.has(first_epoch):
+        maps.take(first_epoch, strategy, cached)
 
     n_params = sum(p.numel() for p in strategy.parameters())
     emit(RunStarted(device, precision, n_params, sum(p.numel() for p in strategy.parameters() if p.requires_grad),
@@ -224,6 +229,8 @@ def train(config: RunConfig, out_dir: str | Path | None = None, callbacks: Itera
         history.append(record)
         if out_dir and fabric.is_global_zero and "target.test.details" in metrics:
             save_test_predictions(out_dir, epoch + 1, metrics["target.test.details"])
+        if maps and maps.due(epoch + 1, last=epoch + 1 == config.schedule.epochs or status == "stopped"):
+            maps.take(epoch + 1, strategy, cached)
         emit(EpochEnded(epoch + 1, metrics, time.perf_counter() - t0, improved))
         if out_dir and fabric.is_global_zero:
             save_checkpoint(out_dir / "checkpoints", strategy, optimizer, scheduler,
@@ -238,6 +245,10 @@ def train(config: RunConfig, out_dir: str | Path | None = None, callbacks: Itera
                                 f"{config.schedule.early_stopping_patience} epochs"))
                 break
 
+    if maps:
+        if history and not maps.has(history[-1]["epoch"]) and status != "failed":
+            maps.take(history[-1]["epoch"], strategy, cached)  # early stopping: the last epoch too
+        maps.close()
     if fabric.world_size > 1:  # every process trained on its own shard: count them all
         images_seen = int(fabric.all_reduce(torch.tensor(float(images_seen)), reduce_op="sum").item())
     summary = build_summary(config, ctx, history, metrics, best_epoch, before, status, error,

@@ -1,6 +1,4 @@
-"""Feature space of source and target: a class-stratified probe set, its pooled backbone
-features, and the numbers that say how far apart the domains are and how well the classes
-separate (issue 6 builds the live UMAP map on top of these).
+"""How far apart two domains' features are and how well their classes separate:
 
   * proxy A-distance (Ben-David et al. 2007/2010): 2 (1 - 2 err) of a linear domain
     classifier on held-out features; 0: the domains cannot be told apart, 2: they always can;
@@ -11,13 +9,14 @@ from __future__ import annotations
 
 import numpy as np
 import torch
+from sklearn.decomposition import PCA
 from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import cross_val_predict, cross_val_score
 from sklearn.neighbors import KNeighborsClassifier
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
-from .strategies.losses import MMDLoss
+from ..strategies.losses import MMDLoss
 
 
 def stratified_probe(labels: np.ndarray, n: int, seed: int = 0) -> np.ndarray:
@@ -30,11 +29,20 @@ def stratified_probe(labels: np.ndarray, n: int, seed: int = 0) -> np.ndarray:
     return np.sort(np.concatenate(picks)) if picks else np.zeros(0, dtype=np.int64)
 
 
-def proxy_a_distance(f_source: np.ndarray, f_target: np.ndarray, seed: int = 0) -> float:
-    """2 (1 - 2 err), err the 5-fold held-out error of a logistic-regression domain classifier."""
+def proxy_a_distance(f_source: np.ndarray, f_target: np.ndarray, seed: int = 0, dims: int = 20) -> float:
+    """2 (1 - 2 err), err the 5-fold held-out error of a logistic-regression domain classifier
+    on the ``dims`` main directions of the pooled features (whitened PCA).
+
+    Why not on every feature, standardised: with 1,280-d features a linear classifier finds
+    some direction that tells two probes apart whatever happens to the rest (measured on the
+    demo pair after DANN, with its domain discriminator at chance and MMD down 4x: 1.99, as
+    before training; on the 20 main directions: 2.00 -> 1.14). Whitening keeps the number
+    independent of the features' scale, which training changes."""
     x = np.concatenate([f_source, f_target])
     d = np.r_[np.zeros(len(f_source)), np.ones(len(f_target))]
-    clf = make_pipeline(StandardScaler(), LogisticRegression(C=0.1, max_iter=2000, random_state=seed))
+    k = min(dims, x.shape[1], int(len(x) * 0.8) - 1)
+    clf = make_pipeline(PCA(k, whiten=True, random_state=seed),
+                        LogisticRegression(C=0.1, max_iter=2000, random_state=seed))
     err = float((cross_val_predict(clf, x, d, cv=5) != d).mean())
     return float(np.clip(2 * (1 - 2 * err), 0.0, 2.0))
 
@@ -64,25 +72,3 @@ def domain_gap(f_source: np.ndarray, y_source: np.ndarray, f_target: np.ndarray,
     """The domain-gap numbers of one snapshot of source and target features."""
     return {"a_distance": proxy_a_distance(f_source, f_target, seed), "mmd": mmd2(f_source, f_target, seed=seed),
             "knn_target": knn_accuracy(f_target, y_target), "knn_source": knn_accuracy(f_source, y_source)}
-
-
-def pretrained_gap(source, target, backbone: str = "efficientnet_lite0", weights: str = "imagenet",
-                   per_domain: int = 300, image_size: int = 64, seed: int = 0) -> dict[str, float]:
-    """The gap as the untrained (pretrained) backbone sees it, before any training: features
-    of a class-stratified probe of each ImageSet (source labels by class name)."""
-    from .backbones import backbone_info, create_backbone
-    from .train.data import BatchPreprocess, ResizedImages, stacked_batches
-    model = create_backbone(backbone, weights, num_classes=None).eval()
-    info = backbone_info(backbone)
-    preprocess = BatchPreprocess(info.mean, info.std)
-    out = []
-    for image_set in (source, target):
-        index = stratified_probe(image_set.labels, per_domain, seed)
-        dataset = ResizedImages(image_set, image_size, index)
-        with torch.no_grad():
-            f = torch.cat([model.forward_features(preprocess(x)) for x, _ in stacked_batches(dataset, 64)])
-        names = np.array(image_set.class_names)[image_set.labels[index]]
-        out += [f.numpy(), names]
-    f_s, n_s, f_t, n_t = out
-    classes = {c: i for i, c in enumerate(sorted(set(n_s) | set(n_t)))}
-    return domain_gap(f_s, np.array([classes[c] for c in n_s]), f_t, np.array([classes[c] for c in n_t]), seed)
