@@ -21,13 +21,14 @@ c2.caption("embedded in a PyPI package: works offline" if info.imagenet_availabl
 c3.metric("Stages to freeze or train", len(info.stage_names) - 1)
 c3.caption("plus the classification head")
 
-st.subheader("Four steps")
-steps = st.columns(4)
+st.subheader("Five steps")
+steps = st.columns(5)
 for col, (page, label, icon, text) in zip(steps, (
         ("pages/data.py", "1 · Data", ":material/photo_library:", "the demo pair is ready; or upload a zip"),
         ("pages/model.py", "2 · Model", ":material/account_tree:", "backbone, weights, what to freeze"),
         ("pages/train.py", "3 · Train", ":material/model_training:", "pick a method, press Start, watch it learn"),
-        ("pages/evaluate.py", "4 · Evaluate", ":material/insights:", "before vs after, per class, mistakes"))):
+        ("pages/features.py", "4 · Features", ":material/scatter_plot:", "watch source and target features align"),
+        ("pages/evaluate.py", "5 · Evaluate", ":material/insights:", "before vs after, per class, mistakes"))):
     with col:
         st.page_link(page, label=label, icon=icon)
         st.caption(text)

@@ -1,7 +1,8 @@
 import streamlit as st
 
 from pages.shared.data_choice import choose, chosen, load_chosen
-from pages.shared.report_view import show_domain_gap, show_report, upload_widgets
+from pages.shared.feature_map_view import pretrained_map
+from pages.shared.report_view import show_report, upload_widgets
 from pages.shared.setup import domain_label, page_setup
 from tlcore.data import IngestError, check_domain_pair, domain_info, list_domains
 
@@ -65,5 +66,6 @@ for tab, (role, spec) in zip(tabs, [("target", target_spec), ("source", source_s
 if len(sets) == 2:
     for warning in check_domain_pair(sets["source"], sets["target"]):
         st.warning(warning)
-    show_domain_gap(source_spec, target_spec)
+if "target" in sets:
+    pretrained_map(store, source_spec if "source" in sets else None, target_spec)
 st.page_link("pages/model.py", label="Next: choose a backbone and what to freeze", icon=":material/arrow_forward:")

@@ -9,18 +9,8 @@ import streamlit as st
 from tlcore.data import IngestError, keep_upload, zip_classes, zip_files
 from tlcore.plots import class_counts_figure, class_thumbnails
 
-from .data_choice import choose, load_chosen
+from .data_choice import choose
 from .format import count
-
-GAP_HELP = {
-    "a_distance": "Proxy A-distance: 2(1 - 2 x error) of a linear classifier telling source from target features. "
-                  "0: indistinguishable, 2: always told apart",
-    "mmd": "Maximum mean discrepancy (squared, multi-kernel Gaussian) between the two feature clouds; 0 when they "
-           "match",
-    "knn_target": "5-NN accuracy of the target's features (5-fold): do the classes already separate?",
-    "knn_source": "5-NN accuracy of the source's features (5-fold)",
-}
-
 
 def show_report(image_set, key: str) -> None:
     report = image_set.report
@@ -96,37 +86,3 @@ def upload_widgets(role: str, root: Path) -> None:
                 st.error("Two classes have the same name.")
             else:
                 _use(role, zip_classes(classes), "images per class", root)
-
-
-@st.cache_data(max_entries=8, show_spinner=False)
-def _gap(source_spec: str, target_spec: str, backbone: str, weights: str) -> dict:
-    from tlcore.embed import pretrained_gap
-    return pretrained_gap(load_chosen(source_spec), load_chosen(target_spec), backbone, weights)
-
-
-def show_domain_gap(source_spec: str, target_spec: str) -> None:
-    """Before any training: how far apart the domains are for the chosen backbone."""
-    backbone = st.session_state.get("model.backbone", "efficientnet_lite0")
-    weights = st.session_state.get("model.weights", "imagenet")
-    st.subheader("How far apart are source and target?")
-    st.caption(f"Measured on `{backbone}` features ({weights} weights, before any training) of up to 300 images "
-               "per domain, at 64 px.")
-    key = (source_spec, target_spec, backbone, weights)
-    if st.session_state.get("data.gap_for") != key:
-        if not st.button("Measure the domain gap", key="ui.measure_gap", icon=":material/straighten:"):
-            return
-        with st.spinner("Computing features of both domains…"):
-            st.session_state["data.gap"] = _gap(*key)
-        st.session_state["data.gap_for"] = key
-    gap = st.session_state["data.gap"]
-    cols = st.columns(4)
-    for col, (name, label, fmt) in zip(cols, (("a_distance", "A-distance (0-2)", "{:.2f}"),
-                                              ("mmd", "MMD²", "{:.3f}"),
-                                              ("knn_target", "Target 5-NN accuracy", "{:.0%}"),
-                                              ("knn_source", "Source 5-NN accuracy", "{:.0%}"))):
-        col.metric(label, fmt.format(gap[name]), help=GAP_HELP[name])
-    a = gap["a_distance"]
-    st.caption("The domains look very different to this network: training on the source alone will likely lose "
-               "accuracy on the target, so domain adaptation has room to help." if a >= 1.5 else
-               "The domains differ moderately." if a >= 0.5 else
-               "The network can hardly tell the domains apart: source-only training should transfer well.")

@@ -5,7 +5,8 @@ from __future__ import annotations
 import streamlit as st
 
 from tlcore.backbones import backbone_info
-from tlcore.config import DataConfig, ModelConfig, OptimConfig, RunConfig, ScheduleConfig, StrategyConfig
+from tlcore.config import (DataConfig, FeatureMapConfig, ModelConfig, OptimConfig, RunConfig, ScheduleConfig,
+                           StrategyConfig)
 from tlcore.data import is_domain
 from tlcore.strategies import list_strategies, strategy_info
 
@@ -67,6 +68,8 @@ def training_fields(info, target: str) -> dict:
     _default("train.seed", 0)
     _default("train.patience", 0)
     _default("train.name", "")
+    _default("train.map_every", 1)
+    _default("train.map_points", 500 if ON_CPU else 1000)
     c = st.columns(4)
     fields = {
         "epochs": c[0].number_input("Epochs", 1, 500, key="train.epochs"),
@@ -93,6 +96,15 @@ def training_fields(info, target: str) -> dict:
         fields["augment"] = c[1].selectbox("Augmentation", ["none", "light", "flip"], key="train.augment")
         fields["patience"] = c[2].number_input("Early stopping patience (0: off)", 0, 100, key="train.patience")
         fields["name"] = c[3].text_input("Run name", key="train.name", placeholder=info.name)
+        c = st.columns(4)
+        fields["map_every"] = c[0].number_input(
+            "Feature map every (epochs, 0: off)", 0, 100, key="train.map_every",
+            help="a snapshot of source and target features for the Features page, before training and every "
+                 "this many epochs")
+        fields["map_points"] = c[1].number_input(
+            "Map images per domain", 10, 5000, step=100, key="train.map_points",
+            help="the probe set drawn on the map, the same number from every class; each snapshot runs the "
+                 "network over them once (about 3 s per 1,000 images at 64 px on 2 CPU cores)")
     return fields
 
 
@@ -111,5 +123,6 @@ def build_config(info, params: dict, f: dict, target: str, source: str | None, t
         optim=OptimConfig(name=f["optimizer"], lr=float(f["lr"])),
         schedule=ScheduleConfig(epochs=int(f["epochs"]), scheduler=f["scheduler"],
                                 early_stopping_patience=int(f["patience"]) or None),
+        feature_map=FeatureMapConfig(every=int(f["map_every"]), per_domain=int(f["map_points"])),
         batch_size=int(f["batch_size"]), seed=int(f["seed"]),
         name=f["name"] or f"{info.name} · {target_label if is_domain(target) else target_label[:40]}")

@@ -5,6 +5,7 @@ shared sidebar; uploads go through the real file widget. Screenshots land in
 test-artifacts/ for a person to look at.
 """
 import os
+import re
 import shutil
 import socket
 import subprocess
@@ -21,8 +22,8 @@ pytestmark = pytest.mark.e2e
 ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = ROOT / "test-artifacts"
 CHROMIUM = os.environ.get("TLSTUDIO_CHROMIUM", "/usr/bin/chromium")
-PAGES = {"": "TL Studio", "data": "Data", "model": "Model", "train": "Train", "evaluate": "Evaluate",
-         "predict": "Predict"}
+PAGES = {"": "TL Studio", "data": "Data", "model": "Model", "train": "Train", "features": "Features",
+         "evaluate": "Evaluate", "predict": "Predict"}
 
 
 def free_port() -> int:
@@ -31,9 +32,9 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def start_server(log_dir, runs_dir=None):
+def start_server(log_dir, runs_dir=None, **env_vars):
     port = free_port()
-    env = dict(os.environ, TLSTUDIO_RUNS_DIR=str(runs_dir or log_dir / "runs"), TLSTUDIO_MAX_JOBS="1")
+    env = dict(os.environ, TLSTUDIO_RUNS_DIR=str(runs_dir or log_dir / "runs"), TLSTUDIO_MAX_JOBS="1", **env_vars)
     log = open(log_dir / "streamlit.log", "w")
     proc = subprocess.Popen(
         [sys.executable, "-m", "streamlit", "run", "app.py", "--server.headless=true",
@@ -125,7 +126,7 @@ def check_direct_page(page, path):
     assert "Device:" in sidebar and "efficientnet_lite0" in sidebar, path
     links = page.locator("[data-testid=stSidebar] [data-testid=stPageLink]").all_inner_texts()
     # Our links, in order, and nothing auto-discovered from pages/shared.
-    assert [ln.split()[-1] for ln in links] == ["Home", "Data", "Model", "Train", "Evaluate", "Predict"], path
+    assert [ln.split()[-1] for ln in links] == ["Home", "Data", "Model", "Train", "Features", "Evaluate", "Predict"], path
     assert page.locator("[data-testid=stSidebarNav]").count() == 0, path  # Streamlit's own nav stays hidden
     assert page.locator("[data-testid=stDialog]").count() == 0, path  # no "Page not found"
     assert page.locator("h1").first.inner_text().strip() == PAGES[path]
@@ -207,11 +208,28 @@ LOSS_POINTS = """() => {
     return 0; }"""
 
 
+def check_features_page_while_a_layout_is_computed(page):
+    page.locator("[data-testid=stSidebar]").get_by_text("Features").click()
+    page.wait_for_selector("text=Before transfer (epoch 0)", timeout=60_000)
+    assert page.locator("text=PCA for now").count() > 0  # the layout process is still compiling
+    t0 = time.perf_counter()
+    page.locator("[data-testid=stMain] button").filter(has_text=re.compile("^Class$")).click()
+    page.wait_for_selector(".legend >> text=7", timeout=30_000)  # the map redrawn by class
+    responded = time.perf_counter() - t0
+    assert page.locator("text=PCA for now").count() > 0, "the layout finished before the click was answered"
+    assert responded < 15, responded  # measured 0.5-2 s here (benchmarks/feature_map.py)
+    assert page.locator("[data-testid=stException]").count() == 0
+    shot(page, "features_live")
+
+
 def test_train_the_demo_watch_it_live_refresh_and_evaluate(tmp_path, browser):
     """Start a short run of the default demo from the browser, see the loss chart gain points
     while it trains, reload the page mid-run and find the same run still live, then see
-    its evaluation."""
-    proc, url = start_server(tmp_path)
+    its evaluation. On the way, the Features page: its map is drawn (PCA) the moment the
+    first snapshot's features exist, and stays usable while the UMAP layout is computed.
+    An empty numba cache makes that layout take 20-40 s (compilation), so the test's click
+    surely lands while a snapshot is being computed."""
+    proc, url = start_server(tmp_path, TLSTUDIO_FEATURE_MAPS="on", NUMBA_CACHE_DIR=str(tmp_path / "numba"))
     try:
         page = open_page(browser, f"{url}/train")
         main = page.locator("[data-testid=stMain]")
@@ -219,6 +237,8 @@ def test_train_the_demo_watch_it_live_refresh_and_evaluate(tmp_path, browser):
         fill_train_form(page, epochs=3, per_class=60, image_size=48)
         page.get_by_role("button", name="Start training").click()
         page.wait_for_function("() => /step [1-9]/.test(document.body.innerText)", timeout=90_000)
+        check_features_page_while_a_layout_is_computed(page)
+        page.locator("[data-testid=stSidebar]").get_by_role("link", name="Train", exact=True).click()
         page.wait_for_function(f"() => ({LOSS_POINTS})() > 0", timeout=60_000)
         first = page.evaluate(LOSS_POINTS)
         page.wait_for_function(f"() => ({LOSS_POINTS})() > {first}", timeout=60_000)  # it grows live

@@ -10,7 +10,8 @@ import hostile_files as h
 from pages.shared.setup import _store
 
 ROOT = Path(__file__).resolve().parents[2]
-PAGES = ["pages/data.py", "pages/model.py", "pages/train.py", "pages/evaluate.py", "pages/predict.py"]
+PAGES = ["pages/data.py", "pages/model.py", "pages/train.py", "pages/features.py", "pages/evaluate.py",
+         "pages/predict.py"]
 
 
 @pytest.fixture
@@ -154,11 +155,61 @@ def test_a_failed_run_shows_its_error_log_tail_and_resume(app, tmp_path):
     assert at.button(key="ui.resume").label == "Resume"
 
 
-def test_domain_gap_of_the_demo_pair_before_training(app):
+def wait_for(at, done, seconds=240):
+    """Rerun the page (as the fragment's timer would) until ``done(at)`` or the time is up."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        at.run()
+        assert not at.exception, [e.value for e in at.exception]
+        if done(at):
+            return at
+        time.sleep(1)
+    pytest.fail("the page did not get there in time")
+
+
+def test_pretrained_map_of_the_demo_pair_before_training(app):
     at = open_page(app, "pages/data.py")
-    assert not at.metric or "A-distance (0-2)" not in [m.label for m in at.metric]  # only on request
-    at.button(key="ui.measure_gap").click().run()
+    assert "A-distance (0-2)" not in [m.label for m in at.metric]  # only on request
+    at.session_state["train.per_class"] = 30  # the probe the Train page's setting would load: kept small
+    at.button(key="ui.map_pretrained").click().run()
     assert not at.exception
+    # A background job computes the features and the UMAP layout; the page polls its files.
+    at = wait_for(at, lambda at: any(c.value == "UMAP" for c in at.caption) and at.metric)
     gap = {m.label: m.value for m in at.metric}
     assert float(gap["A-distance (0-2)"]) > 1.5  # handwritten vs printed digits: easy to tell apart
-    assert 25 < int(gap["Target 5-NN accuracy"].rstrip("%")) < 100  # measured 38%, chance 10%
+    assert 15 < int(gap["Target 5-NN accuracy"].rstrip("%")) < 100  # measured 38-45%, chance 10%
+    assert len(at.get("plotly_chart")) >= 1
+    at.segmented_control(key="data.map_colour").set_value("class").run()
+    assert not at.exception
+
+
+def test_features_page_draws_a_runs_maps(app, recorded_runs, tmp_path):
+    """A recorded DANN run's snapshots, laid out as the layout process does, on the page:
+    before vs now side by side, the gap numbers with their change, the gap over epochs."""
+    import shutil
+
+    from tlcore.config import RunConfig
+    from tlcore.embed.layout import process_pending
+    from tlcore.runs import RunStore
+    store, ids = recorded_runs
+    mine = RunStore(tmp_path / "runs")
+    run_id = mine.create_run(RunConfig.from_json(store.get(ids["dann"])["config"]), "dann map")
+    folder = Path(mine.get(run_id)["folder"]) / "snapshots"
+    shutil.copytree(Path(store.get(ids["dann"])["folder"]) / "snapshots", folder)
+    assert process_pending(folder) == 3
+    mine.update(run_id, status="finished")
+    app.query_params["run"] = run_id
+    at = open_page(app, "pages/features.py")
+    assert not at.error and not at.info
+    titles = [c.value for c in at.caption]
+    assert "UMAP" in titles and any(t.startswith("UMAP · draw a box") for t in titles)
+    metrics = {m.label: m for m in at.metric}
+    assert {"A-distance (0-2)", "MMD²", "Target 5-NN accuracy", "Source 5-NN accuracy"} <= set(metrics)
+    assert metrics["MMD²"].delta.endswith("since epoch 0")
+    assert len(at.get("plotly_chart")) == 3  # before, now, gap over epochs
+    at.toggle(key="feat.replay").set_value(True).run()
+    assert len(at.get("plotly_chart")) == 4  # and the replay
+    assert at.select_slider(key="ui.features.epoch").value == 2
+    at.select_slider(key="ui.features.epoch").set_value(1).run()
+    at.segmented_control(key="feat.colour").set_value("correct").run()
+    assert not at.exception and at.select_slider(key="ui.features.epoch").value == 1
