@@ -1,5 +1,6 @@
 import os
 import sys
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -14,6 +15,10 @@ REQUIRE_DEBIAN_DATA = os.environ.get("TLSTUDIO_REQUIRE_DEBIAN_DATA") == "1"
 # Feature maps cost a probe forward pass per epoch and a UMAP process per run: off for the
 # many runs that test other things; the feature-map tests and the live browser run turn them on.
 os.environ.setdefault("TLSTUDIO_FEATURE_MAPS", "off")
+# numba's compiled UMAP code: one cache per test session, so a session's timing does not
+# depend on what an earlier one left in ~/.cache. The live browser test compiles it (it
+# needs a cold cache) and hands it on to the tests after it.
+os.environ.setdefault("NUMBA_CACHE_DIR", tempfile.mkdtemp(prefix="tlstudio-test-numba-"))
 
 
 def need_domain(name: str):
@@ -38,14 +43,15 @@ def recorded_runs(tmp_path_factory):
     mnist -> syndigits with the pretrained default, and gradual unfreezing on syndigits.
     About 15 s on 2 cores; shared by the read, plot, predict and feature-map tests. Their
     feature maps are snapshotted (features and PCA) but not laid out: the tests do that."""
-    from tlcore.config import DataConfig, ModelConfig, RunConfig, ScheduleConfig, StrategyConfig
+    from tlcore.config import DataConfig, FeatureMapConfig, ModelConfig, RunConfig, ScheduleConfig, StrategyConfig
     from tlcore.runs import RunStore
     from tlcore.runs.worker import run_recorded
     store = RunStore(tmp_path_factory.mktemp("recorded") / "runs")
     data = DataConfig(target="syndigits", source="mnist", per_class=20, image_size=32)
     configs = {
         "dann": RunConfig(data=data, model=ModelConfig(freeze="last:1"), strategy=StrategyConfig("dann"),
-                          schedule=ScheduleConfig(epochs=2), batch_size=16),
+                          schedule=ScheduleConfig(epochs=2), feature_map=FeatureMapConfig(per_domain=100),
+                          batch_size=16),
         "gradual": RunConfig(data=DataConfig(target="syndigits", per_class=20, image_size=32),
                              model=ModelConfig(freeze="last:2"), strategy=StrategyConfig("gradual_unfreeze"),
                              schedule=ScheduleConfig(epochs=3), batch_size=16),

@@ -75,10 +75,10 @@ def test_a_run_snapshots_its_probe_before_training_and_every_epoch(recorded_runs
     folder = __import__("pathlib").Path(store.get(ids["dann"])["folder"]) / "snapshots"
     probe = read_probe(folder)
     domains = np.array(probe["domain"])
-    # per_class=20: 10 classes x 20 target images (none labelled: DANN is unsupervised) and
-    # the 14 a class of mnist's train split; the same number from every class.
-    assert (domains == "target").sum() == 200 and (domains == "source").sum() == 140
-    assert np.bincount(np.array(probe["label"])[domains == "source"]).tolist() == [14] * 10
+    # 100 a domain, the same number from every class: 10 of each class's 20 target images
+    # (none labelled: DANN is unsupervised) and 10 of its 14 in mnist's train split.
+    assert (domains == "target").sum() == 100 and (domains == "source").sum() == 100
+    assert np.bincount(np.array(probe["label"])[domains == "source"]).tolist() == [10] * 10
     snaps = read_snapshots(folder)
     assert [s["epoch"] for s in snaps] == [0, 1, 2]
     assert all(len(s["pred"]) == len(s["pca"]) == len(domains) for s in snaps)
@@ -106,7 +106,7 @@ def test_layouts_are_computed_beside_training_and_stay_in_one_frame(recorded_run
     previous = np.asarray(snaps[2]["umap"], np.float32)
     again = umap_layout(features, previous)
     span = np.ptp(previous, axis=0).max()
-    # Measured: disparity 0.03-0.11 on these 340 points, 0.01-0.03 on 1,000 or more (UMAP
+    # Measured: disparity 0.03-0.11 on 340 such points, 0.01-0.03 on 1,000 or more (UMAP
     # runs unseeded, in parallel); a layout of unrelated points would be near 1.
     assert disparity(previous, again) < 0.2
     assert np.median(np.linalg.norm(again - previous, axis=1)) < 0.1 * span

@@ -104,7 +104,7 @@ def training_fields(info, target: str) -> dict:
         fields["map_points"] = c[1].number_input(
             "Map images per domain", 10, 5000, step=100, key="train.map_points",
             help="the probe set drawn on the map, the same number from every class; each snapshot runs the "
-                 "network over them once (about 3 s per 1,000 images at 64 px on 2 CPU cores)")
+                 "network over them once (about 4-8 s per 1,000 images at 64 px on 2 CPU cores)")
     return fields
 
 

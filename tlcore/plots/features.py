@@ -89,7 +89,7 @@ def feature_map_figure(xy: np.ndarray, probe: dict, pred: list[int] | None, colo
     fig = go.Figure(_traces(np.asarray(xy), probe, pred, colour_by))
     # The legend below the map: ten or more classes would run into the title above it.
     fig.update_layout(**{**LAYOUT, "legend": dict(orientation="h", x=0, y=-0.02, yanchor="top")},
-                      title=title, height=480, dragmode="lasso", uirevision="map",
+                      title=title, height=480, dragmode="select", uirevision="map",
                       xaxis=dict(visible=False, range=ranges[0] if ranges else None),
                       yaxis=dict(visible=False, range=ranges[1] if ranges else None, scaleanchor="x"))
     return fig
