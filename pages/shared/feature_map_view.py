@@ -168,10 +168,12 @@ def pretrained_map(store, source_spec: str | None, target_spec: str) -> None:
     weights = st.session_state.get("model.weights", "imagenet")
     size = int(st.session_state.get("train.image_size") or (64 if ON_CPU else backbone_info(backbone).input_size))
     per_class = int(st.session_state.get("train.per_class", 100 if ON_CPU else 0)) or None
+    per_domain = int(st.session_state.get("train.map_points", 500 if ON_CPU else 1000))
     st.subheader("How far apart are source and target?" if source_spec else "Do the classes separate?")
     st.caption(f"The map and numbers of `{backbone}` features ({weights} weights, before any training) of up to "
-               f"1,000 images per domain at {size} px, the same probe a run starts from.")
-    spec = (target_spec, source_spec, backbone, weights, size, per_class)
+               f"{per_domain:,} images per domain at {size} px: the probe a run with the Train page's settings "
+               "starts from.")
+    spec = (target_spec, source_spec, backbone, weights, size, per_class, per_domain)
     if st.session_state.get("data.map_for") != spec:
         if not st.button("Map the pretrained features", key="ui.map_pretrained", icon=":material/scatter_plot:"):
             return
@@ -179,7 +181,7 @@ def pretrained_map(store, source_spec: str | None, target_spec: str) -> None:
             st.error("The runs folder cannot be used, so the map has nowhere to go.")
             return
         folder = start_pretrained_map(store.root / "maps", target_spec, source_spec, backbone, weights, size,
-                                      per_class)
+                                      per_class, per_domain)
         st.session_state["data.map_for"], st.session_state["data.map_folder"] = spec, str(folder)
     folder = Path(st.session_state["data.map_folder"])
     state, detail = map_state(folder)
