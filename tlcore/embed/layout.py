@@ -137,12 +137,15 @@ def process_pending(folder: Path, log=print) -> int:
     """Compute the UMAP layout and gap numbers of every snapshot that has features but no
     layout yet, oldest first; returns how many it did."""
     folder = Path(folder)
-    probe = read_probe(folder)
+    # Called five times a second while idle: only a features file means work, so nothing
+    # else (the probe, every snapshot's JSON) is read until one is there.
+    pending = [e for e in snapshot_epochs(folder) if features_path(folder, e).exists()]
+    probe = read_probe(folder) if pending else None
     if probe is None:
         return 0
     domain, label = np.asarray(probe["domain"]), np.asarray(probe["label"])
     done = 0
-    for epoch in snapshot_epochs(folder):
+    for epoch in pending:
         snap, path = read_snapshot(folder, epoch), features_path(folder, epoch)
         if snap is None or snap.get("umap") is not None or not path.exists():
             continue

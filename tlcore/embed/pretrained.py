@@ -96,31 +96,14 @@ def map_state(folder: Path) -> tuple[str, str]:
         pid = int((folder / "pid").read_text())
     except (OSError, ValueError):
         return "missing", ""
-    try:
-        os.kill(pid, 0)
-        alive = True
-    except ProcessLookupError:
-        alive = False
-    except PermissionError:
-        alive = True
-    if alive and not _is_zombie(pid):
+    from ..runs.jobs import pid_alive
+    if pid_alive(pid):
         return "running", "UMAP layout on its way" if snap is not None else "computing features"
     try:
         tail = (folder / "layout.log").read_text(errors="replace").strip().splitlines()[-1:]
     except OSError:
         tail = []
     return "failed", tail[0] if tail else "the map job ended without a result"
-
-
-def _is_zombie(pid: int) -> bool:
-    try:
-        os.waitpid(pid, os.WNOHANG)  # reap it if it is our child and has ended
-    except ChildProcessError:
-        pass
-    try:
-        return Path(f"/proc/{pid}/stat").read_text().split(")")[-1].split()[0] == "Z"
-    except OSError:
-        return False
 
 
 def main(argv=None) -> int:

@@ -42,13 +42,6 @@ def run_summary(store: RunStore, run_id: str) -> dict | None:
     return store.get(run_id)["summary"]
 
 
-def latest_snapshot(store: RunStore, run_id: str) -> Path | None:
-    """The newest feature-map snapshot file of the run (written by the embedding step), if any."""
-    folder = Path(store.get(run_id)["folder"]) / "snapshots"
-    files = sorted(folder.glob("*"), key=lambda p: p.stat().st_mtime) if folder.is_dir() else []
-    return files[-1] if files else None
-
-
 class MetricsFeed:
     """All metric rows of one run, fetched incrementally: each ``poll()`` reads only the
     rows written since the last one (by row id), so a live chart costs one small query."""
