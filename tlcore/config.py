@@ -55,6 +55,9 @@ class ScheduleConfig:
     scheduler: str = "cosine"  # cosine | onecycle | constant | dann (lr / (1 + 10p)^0.75)
     early_stopping_patience: int | None = None  # epochs without val improvement
     monitor: str = "accuracy"  # the target val metric that picks the best epoch
+    # Evaluate every k epochs (and after the last): on large val/test sets, or short epochs of
+    # few labelled images, evaluation can cost more than the training it measures.
+    eval_every: int = 1
 
 
 @dataclass(frozen=True)

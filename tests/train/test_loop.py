@@ -126,8 +126,18 @@ def test_events_arrive_in_order():
     assert epoch_ends[0].metrics["target.val.accuracy"] >= 0
 
 
+def test_eval_every_skips_evaluation_between_and_always_evaluates_the_last_epoch():
+    events = []
+    result = train(digits_config(schedule=ScheduleConfig(epochs=5, eval_every=2)), callbacks=[events.append])
+    evaluated = [e.epoch for e in events if isinstance(e, EpochEnded) and "target.test.accuracy" in e.metrics]
+    assert evaluated == [2, 4, 5]
+    assert [e.epoch for e in events if isinstance(e, EpochEnded)] == [1, 2, 3, 4, 5]
+    assert result.summary["best_epoch"] in (2, 4, 5) and result.summary["target.test.accuracy"] is not None
+
+
 @pytest.mark.parametrize("changes, message", [
     (dict(strategy=StrategyConfig("dann")), "needs a labelled source"),
+    (dict(schedule=ScheduleConfig(eval_every=0)), "eval_every"),
     (dict(strategy=StrategyConfig("nope")), "valid choices"),
     (dict(model=ModelConfig(backbone="resnet19")), "valid choices"),
     (dict(data=DataConfig(image_size=0)), "image size"),

@@ -147,7 +147,9 @@ def train(config: RunConfig, out_dir: str | Path | None = None, callbacks: Itera
               and config.devices == 1)
     strategy.features_cached = cached
     loaders = build_loaders(ctx, uses, cached)
-    main_key = "tgt" if info.needs_target_labels else "src"
+    # An epoch is one pass over the larger labelled set: a joint run with 10 target labels a
+    # class walks the source once (not 2 batches of targets), the others cycle alongside.
+    main_key = max((k for k in ("src", "tgt") if k in loaders), key=lambda k: len(loaders[k]))
     steps_per_epoch = len(loaders[main_key])
     total_steps = steps_per_epoch * config.schedule.epochs
 
@@ -220,25 +222,28 @@ def train(config: RunConfig, out_dir: str | Path | None = None, callbacks: Itera
         train_seconds += time.perf_counter() - t0
         if status == "failed":
             break
-        metrics = evaluate_all(ctx, strategy, fabric, cached)
-        monitor = metrics.get(f"target.val.{config.schedule.monitor}")
-        improved = monitor is None or monitor > best_value
+        last_epoch = epoch + 1 == config.schedule.epochs
+        evaluated = (epoch + 1) % max(config.schedule.eval_every, 1) == 0 or last_epoch or status == "stopped"
+        epoch_metrics = evaluate_all(ctx, strategy, fabric, cached) if evaluated else {}
+        metrics = epoch_metrics or metrics  # the last evaluated epoch's, for the summary
+        monitor = epoch_metrics.get(f"target.val.{config.schedule.monitor}")
+        improved = evaluated and (monitor is None or monitor > best_value)
         if improved:
             best_value, best_epoch = (monitor if monitor is not None else best_value), epoch + 1
-        record = {"epoch": epoch + 1, **{k: v for k, v in metrics.items() if not isinstance(v, dict)}}
+        record = {"epoch": epoch + 1, **{k: v for k, v in epoch_metrics.items() if not isinstance(v, dict)}}
         history.append(record)
-        if out_dir and fabric.is_global_zero and "target.test.details" in metrics:
-            save_test_predictions(out_dir, epoch + 1, metrics["target.test.details"])
-        if maps and maps.due(epoch + 1, last=epoch + 1 == config.schedule.epochs or status == "stopped"):
+        if out_dir and fabric.is_global_zero and "target.test.details" in epoch_metrics:
+            save_test_predictions(out_dir, epoch + 1, epoch_metrics["target.test.details"])
+        if maps and maps.due(epoch + 1, last=last_epoch or status == "stopped"):
             maps.take(epoch + 1, strategy, cached)
-        emit(EpochEnded(epoch + 1, metrics, time.perf_counter() - t0, improved))
+        emit(EpochEnded(epoch + 1, epoch_metrics, time.perf_counter() - t0, improved))
         if out_dir and fabric.is_global_zero:
             save_checkpoint(out_dir / "checkpoints", strategy, optimizer, scheduler,
                             {"epoch": epoch + 1, "history": history, "best_value": best_value,
                              "best_epoch": best_epoch}, best=improved)
         if status == "stopped":
             break
-        if patience_left is not None:
+        if patience_left is not None and evaluated:
             patience_left = config.schedule.early_stopping_patience if improved else patience_left - 1
             if patience_left < 0:
                 emit(LogMessage(f"early stop: no val improvement for "
