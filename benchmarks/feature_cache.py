@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import platform
 import sys
 import time
 from pathlib import Path
@@ -21,31 +20,20 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a checkout, no install needed
 
-from tlcore.config import DataConfig, ModelConfig, RunConfig, ScheduleConfig
+from tlcore.config import DataConfig, FeatureMapConfig, ModelConfig, RunConfig, ScheduleConfig
 from tlcore.train import TrainContext, train
 from tlcore.train.features import extract_features
 from tlcore.train.loop import make_fabric
 
-
-def cpu_model() -> str:
-    try:
-        return next(ln.split(":", 1)[1].strip() for ln in open("/proc/cpuinfo") if ln.startswith("model name"))
-    except (OSError, StopIteration):
-        return platform.processor() or platform.machine()
+from benchmarks.common import cpu_model  # noqa: E402
 
 
-def main() -> None:
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--img-size", type=int, default=160)
-    ap.add_argument("--epochs", type=int, default=20)
-    ap.add_argument("--device", default="auto")
-    ap.add_argument("--precision", default="auto")
-    args = ap.parse_args()
+def measure(img_size: int = 160, epochs: int = 20, device: str = "auto", precision: str = "auto") -> dict:
     # 50 a class with the default 15/15% split leaves 35 training images a class; 72 a class
     # gives the 500 training images the benchmark is about.
-    cfg = RunConfig(data=DataConfig(target="syndigits", per_class=72, image_size=args.img_size),
-                    model=ModelConfig(freeze="all"), schedule=ScheduleConfig(epochs=args.epochs), batch_size=32,
-                    device=args.device, precision=args.precision)
+    cfg = RunConfig(data=DataConfig(target="syndigits", per_class=72, image_size=img_size),
+                    model=ModelConfig(freeze="all"), schedule=ScheduleConfig(epochs=epochs), batch_size=32,
+                    feature_map=FeatureMapConfig(every=0), device=device, precision=precision)
 
     fabric, device, precision = make_fabric(cfg)
     ctx = TrainContext(cfg, fabric)
@@ -60,8 +48,8 @@ def main() -> None:
     uncached = train(cfg.replace(feature_cache=False))
     assert cached.summary["feature_cache"] and not uncached.summary["feature_cache"]
     cached_cost = extract + cached.summary["train_time_s"]
-    result = {
-        "images": len(train_set), "epochs": args.epochs, "img_size": args.img_size, "device": device,
+    return {
+        "images": len(train_set), "epochs": epochs, "img_size": img_size, "device": device,
         "precision": precision, "cpu": cpu_model(),
         "threads": torch.get_num_threads(),
         "gpu": torch.cuda.get_device_name(0) if device == "cuda" else None,
@@ -72,7 +60,16 @@ def main() -> None:
         "cached_test_accuracy": cached.summary["target.test.accuracy"],
         "uncached_test_accuracy": uncached.summary["target.test.accuracy"],
     }
-    print(json.dumps(result, indent=2))
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--img-size", type=int, default=160)
+    ap.add_argument("--epochs", type=int, default=20)
+    ap.add_argument("--device", default="auto")
+    ap.add_argument("--precision", default="auto")
+    args = ap.parse_args()
+    print(json.dumps(measure(args.img_size, args.epochs, args.device, args.precision), indent=2))
 
 
 if __name__ == "__main__":

@@ -110,7 +110,8 @@ def config_from_args(args):
                    "optimizer": ("optim", "name"), "lr": ("optim", "lr"),
                    "weight_decay": ("optim", "weight_decay"), "epochs": ("schedule", "epochs"),
                    "scheduler": ("schedule", "scheduler"), "warmup_epochs": ("schedule", "warmup_epochs"),
-                   "patience": ("schedule", "early_stopping_patience"), "batch_size": (None, "batch_size"),
+                   "patience": ("schedule", "early_stopping_patience"),
+                   "eval_every": ("schedule", "eval_every"), "batch_size": (None, "batch_size"),
                    "seed": (None, "seed"), "device": (None, "device"), "precision": (None, "precision"),
                    "devices": (None, "devices"), "name": (None, "name"),
                    "map_every": ("feature_map", "every"), "map_points": ("feature_map", "per_domain")}
@@ -258,6 +259,18 @@ def _cmd_strategies(args) -> int:
     return 0
 
 
+def _cmd_bench(argv: list[str]) -> int:
+    """The benchmarks live in the checkout's benchmarks/ folder, next to BENCHMARKS.md."""
+    root = Path(__file__).resolve().parents[1]
+    if not (root / "benchmarks" / "suite.py").exists():
+        print(f"error: no benchmarks/ folder next to {root / 'tlcore'}; run from a checkout of TL Studio",
+              file=sys.stderr)
+        return 2
+    sys.path.insert(0, str(root))
+    from benchmarks.suite import main as bench_main
+    return bench_main(argv)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m tlcore", description="TL Studio core")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -298,6 +311,7 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--scheduler", choices=["cosine", "onecycle", "constant", "dann"])
     g.add_argument("--warmup-epochs", type=float)
     g.add_argument("--patience", type=int, help="early stopping: epochs without val improvement")
+    g.add_argument("--eval-every", type=int, help="evaluate every K epochs and after the last (default 1)")
     g.add_argument("--batch-size", type=int)
     g.add_argument("--seed", type=int)
     g = p.add_argument_group("feature map")
@@ -324,6 +338,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("strategies", help="list the transfer strategies")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=_cmd_strategies)
+    sub.add_parser("bench", help="run the benchmarks (see: python -m tlcore bench --help)", add_help=False)
     p = sub.add_parser("domains", help="list the built-in image domains")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=_cmd_domains)
@@ -331,5 +346,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["bench"]:  # its own parser: sections, modes and flags live with the benchmarks
+        return _cmd_bench(argv[1:])
     args = build_parser().parse_args(argv)
     return args.func(args)
