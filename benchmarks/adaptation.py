@@ -30,12 +30,12 @@ METHODS = {"source only": ("source_only", 0), "AdaBN": ("adabn", 0), "DANN": ("d
            "oracle (all target labels)": ("finetune", None)}
 SETTINGS = {
     "classic": {
-        "quick": {"pairs": [("mnist", "mnist-m")], "seeds": [0], "epochs": 5, "per_class": 300},
+        "quick": {"pairs": [("mnist", "mnist-m")], "seeds": [0], "epochs": 4, "per_class": 200},
         "full": {"pairs": [("mnist", "mnist-m"), ("syndigits", "mnist")], "seeds": [0, 1, 2], "epochs": 10,
                  "per_class": None},
         "gap_points": 500, "image_size": 28},
     "pretrained": {
-        "quick": {"pairs": [("mnist", "syndigits")], "seeds": [0], "epochs": 3, "per_class": 60},
+        "quick": {"pairs": [("mnist", "syndigits")], "seeds": [0], "epochs": 2, "per_class": 40},
         "full": {"pairs": [("mnist", "syndigits"), ("syndigits", "mnist"), ("mnist", "mnist-m")],
                  "seeds": [0, 1, 2], "epochs": 5, "per_class": 100},
         "gap_points": 300, "image_size": 48},

@@ -102,7 +102,7 @@ def time_to(curve, accuracy: float) -> float | None:
 
 @section("speed-trainer", "Trainer vs the plain PyTorch recipe", quick_budget_s=90)
 def run_trainer(mode: str, jobs: int, log) -> dict:
-    per_class, epochs = (50, 5) if mode == "quick" else (100, 10)
+    per_class, epochs = (40, 4) if mode == "quick" else (100, 10)
     rows, raw = [], {}
     with tempfile.TemporaryDirectory() as tmp:
         root = write_image_folder(Path(tmp) / "syndigits", "syndigits", per_class)
