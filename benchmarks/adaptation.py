@@ -105,7 +105,8 @@ def tables(result: dict) -> dict:
             gaps = [r["gap"] for r in runs if r.get("gap")]
             acc = fmt_ms(r["acc"] for r in runs if r["status"] == "finished")
             if failed:
-                acc += f" ({len(failed)} of {len(runs)} diverged)" if acc != "-" else f"diverged in {len(failed)} of {len(runs)}"
+                acc = f"{acc} ({len(failed)} of {len(runs)} diverged)" if acc != "-" else \
+                    f"diverged in {len(failed)} of {len(runs)}"
             table.append([m, acc, fmt_ms(delta) if m != "source only" else "",
                           fmt_ms(r["source_acc"] for r in runs if r["status"] == "finished"),
                           fmt_ms((g["a_distance"] for g in gaps), 1, 2), fmt_ms((g["mmd"] for g in gaps), 1, 3)])
