@@ -32,11 +32,6 @@ def machine() -> dict[str, Any]:
             "python": platform.python_version()}
 
 
-def machine_line(m: dict) -> str:
-    return f"CPU {m['cpu']}, {m['cores']} cores" + (f", GPU {m['gpu']}" if m.get("gpu") else ", no GPU") \
-        + f", torch {m['torch']}"
-
-
 # ---- training runs in worker processes
 
 def _init_worker(threads: int) -> None:
@@ -123,9 +118,11 @@ def group(rows: list[dict], *keys: str) -> dict[tuple, list[dict]]:
 
 # ---- domain gap (A-distance, MMD²) of a model's source and target features
 
-def _gap_data(config):
+def _probe(config, per_domain: int):
+    """The stratified source and target test probe the map uses, for this config's data."""
+    from tlcore.embed.probe import probe_sets
     from tlcore.train.data import prepare_data
-    return prepare_data(config, False)
+    return probe_sets(prepare_data(config, False), per_domain, config.seed)
 
 
 def _features(module, config, parts) -> list[np.ndarray]:
@@ -138,7 +135,7 @@ def _features(module, config, parts) -> list[np.ndarray]:
             for domain, images, index, labels in parts]
 
 
-def _gap(parts, feats, seed) -> dict:
+def _gap(feats, seed) -> dict:
     from tlcore.embed.gap import mmd2, proxy_a_distance
     f_t, f_s = feats
     return {"a_distance": round(proxy_a_distance(f_s, f_t, seed), 3), "mmd": round(mmd2(f_s, f_t, seed=seed), 3)}
@@ -149,22 +146,18 @@ def initial_gap(config, per_domain: int) -> dict:
     import torch
 
     from tlcore.backbones import create_backbone
-    data = _gap_data(config)
-    from tlcore.embed.probe import probe_sets
-    parts = probe_sets(data, per_domain, config.seed)
+    parts = _probe(config, per_domain)
     torch.manual_seed(config.seed)
-    model = create_backbone(config.model.backbone, config.model.weights, num_classes=len(data.class_names)).eval()
+    model = create_backbone(config.model.backbone, config.model.weights, num_classes=len(parts[0][1].class_names))
+    model.eval()
     with torch.no_grad():
-        return _gap(parts, _features(lambda domain: model, config, parts), config.seed)
+        return _gap(_features(lambda domain: model, config, parts), config.seed)
 
 
 def trained_gap(config, strategy, per_domain: int) -> dict:
     """The gap of the trained model's features (the target through AdaBN's target copy)."""
     import torch
-
-    from tlcore.embed.probe import probe_sets
-    data = _gap_data(config)
-    parts = probe_sets(data, per_domain, config.seed)
+    parts = _probe(config, per_domain)
     strategy.eval()
     with torch.no_grad():
-        return _gap(parts, _features(strategy.eval_model, config, parts), config.seed)
+        return _gap(_features(strategy.eval_model, config, parts), config.seed)
