@@ -48,7 +48,8 @@ def open_zip(source: bytes | str | Path, limits: ArchiveLimits = ArchiveLimits()
     try:
         zf = zipfile.ZipFile(io.BytesIO(source) if isinstance(source, bytes) else source)
         infos = zf.infolist()
-    except (zipfile.BadZipFile, zipfile.LargeZipFile, OSError, ValueError, EOFError) as exc:
+    except (zipfile.BadZipFile, zipfile.LargeZipFile, OSError, ValueError, EOFError,
+            NotImplementedError) as exc:  # a member needing a newer zip version fails here
         raise IngestError(f"not a valid zip archive ({exc})") from None
     if len(infos) > limits.max_members:
         raise IngestError(f"refused: the archive has {len(infos):,} members, more than the limit "
@@ -60,6 +61,9 @@ def open_zip(source: bytes | str | Path, limits: ArchiveLimits = ArchiveLimits()
     members, skipped = [], []
     for info in infos:
         name = _normalised_name(info.filename)
+        if not name:  # a name starting with NUL, which zipfile cuts to nothing
+            skipped.append(("(no name)", "archive member without a name (a broken archive)"))
+            continue
         if info.is_dir():
             continue
         mode = info.external_attr >> 16
@@ -82,9 +86,11 @@ def open_zip(source: bytes | str | Path, limits: ArchiveLimits = ArchiveLimits()
 def _reader(zf: zipfile.ZipFile, info: zipfile.ZipInfo, max_bytes: int) -> Callable[[], bytes]:
     def read() -> bytes:
         # zipfile stops at the declared size and checks the CRC; reading one byte past
-        # the limit catches a member whose header lies about its size.
+        # the limit catches a member whose header lies about its size. Ask for no more than
+        # the declared size: zipfile inflates as much as is asked for before cutting, so a
+        # member declaring 1 KB could make it inflate the whole 64 MiB limit.
         with zf.open(info) as fh:
-            data = fh.read(max_bytes + 1)
+            data = fh.read(min(info.file_size, max_bytes) + 1)
         if len(data) > max_bytes:
             raise OSError("member larger than declared")
         return data

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import io
+import struct
 import warnings
 from dataclasses import dataclass
 
@@ -96,7 +97,10 @@ def decode_image(
         raise ImageRejected(f"image too large (possible decompression bomb): {exc}") from None
     except UnidentifiedImageError:
         raise ImageRejected("not a readable image (unrecognised content)") from None
-    except (OSError, SyntaxError, ValueError, EOFError, IndexError, TypeError, MemoryError) as exc:
+    # Pillow on corrupt input also raises struct.error (a cut GIF frame header) and KeyError
+    # (an unknown tag in a TIFF frame directory): both mean a corrupt file, not a bug here.
+    except (OSError, SyntaxError, ValueError, EOFError, IndexError, KeyError, TypeError, MemoryError,
+            struct.error) as exc:
         raise ImageRejected(f"truncated or corrupt image ({type(exc).__name__}: {exc})") from None
     original_size = img.size
     if max_side and max(img.size) > max_side:

@@ -8,7 +8,9 @@ Nothing from the upload is executed, unpickled or written anywhere.
 """
 from __future__ import annotations
 
+import lzma
 import os
+import stat
 import unicodedata
 import zlib
 import zipfile
@@ -18,7 +20,7 @@ from typing import Callable, Iterable
 
 import numpy as np
 
-from .archive import ArchiveLimits, ArchiveMember, open_zip
+from .archive import ArchiveLimits, ArchiveMember, MiB, open_zip
 from .errors import IngestError
 from .images import DEFAULT_MAX_PIXELS, DEFAULT_MAX_SIDE, ImageRejected, decode_image, extension_problem
 from .imageset import ImageSet
@@ -46,7 +48,7 @@ def ingest_path(path: str | Path, domain: str | None = None, options: IngestOpti
     """A folder or a .zip file on disk."""
     path = Path(path)
     if path.is_dir():
-        files, skipped = _walk_folder(path)
+        files, skipped = _walk_folder(path, options.archive.max_member_bytes)
     elif path.is_file() and (path.suffix.lower() == ".zip" or zipfile.is_zipfile(path)):
         files, skipped = open_zip(path, options.archive)
     elif path.is_file():
@@ -78,14 +80,15 @@ def ingest_uploads(items: Iterable[tuple[str, bytes, str]], name: str = "uploads
 def ingest_domains(path: str | Path, options: IngestOptions = IngestOptions()) -> dict[str, ImageSet]:
     """Every domain of a multi-domain root (domain/class/images), by domain name."""
     path = Path(path)
-    files, skipped = _drop_junk(*(_walk_folder(path) if path.is_dir() else open_zip(path, options.archive)))
+    found = _walk_folder(path, options.archive.max_member_bytes) if path.is_dir() else open_zip(path, options.archive)
+    files, skipped = _drop_junk(*found)
     layout, groups = _layout(files)
     if layout != "domains":
         raise IngestError(f"{str(path)!r} is not a multi-domain folder (domain/class/image)")
     return {d: _build(group, skipped, f"{path}#{d}", "domain/class folders", options) for d, group in groups.items()}
 
 
-def _walk_folder(root: Path):
+def _walk_folder(root: Path, max_bytes: int):
     files, skipped = [], []
     for dirpath, dirnames, filenames in os.walk(root, followlinks=False):
         dirnames.sort()
@@ -95,8 +98,22 @@ def _walk_folder(root: Path):
             if full.is_symlink():
                 skipped.append((rel, "symbolic link (not followed)"))
             else:
-                files.append(ArchiveMember(rel, full.read_bytes))
+                files.append(ArchiveMember(rel, _file_reader(full, max_bytes)))
     return files, skipped
+
+
+def _file_reader(path: Path, max_bytes: int) -> Callable[[], bytes]:
+    def read() -> bytes:
+        # Checked before opening: opening a named pipe blocks until something writes to it,
+        # and a multi-GB file named .jpg would be read whole. Same size limit as a zip member.
+        info = path.stat()
+        if not stat.S_ISREG(info.st_mode):
+            raise OSError("not a regular file (a pipe, socket or device)")
+        if info.st_size > max_bytes:
+            raise OSError(f"file too large ({info.st_size / MiB:,.0f} MiB, limit {max_bytes / MiB:,.0f} MiB)")
+        with path.open("rb") as fh:
+            return fh.read(max_bytes)  # a file that grew since is cut (and then fails to decode)
+    return read
 
 
 # ---------------------------------------------------------------------------- layout
@@ -153,7 +170,10 @@ def _build(entries, skipped, source: str, layout: str, options: IngestOptions) -
                 decoded = decode_image(member.read(), path, max_pixels=options.max_pixels, max_side=options.max_side)
             except ImageRejected as exc:
                 reason = str(exc)
-            except (zipfile.BadZipFile, zlib.error, OSError, EOFError, NotImplementedError, RuntimeError) as exc:
+            # ValueError: a corrupt member offset makes zipfile seek before the start of the
+            # file; LZMAError: a corrupt LZMA member (a zip may use any method zipfile reads).
+            except (zipfile.BadZipFile, zlib.error, lzma.LZMAError, OSError, EOFError, ValueError,
+                    NotImplementedError, RuntimeError) as exc:
                 reason = f"could not be read ({type(exc).__name__}: {exc})"
         if reason is not None:
             report.skip(path, reason)
