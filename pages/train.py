@@ -4,7 +4,7 @@ from pages.shared.data_choice import chosen
 from pages.shared.run_panel import run_panel
 from pages.shared.setup import active_run, page_setup, set_active_run
 from pages.shared.train_form import build_config, strategy_choice, training_fields
-from tlcore.runs import prepare_standby, submit
+from tlcore.runs import RunStoreError, prepare_standby, submit
 from tlcore.runs.read import list_overviews
 from tlcore.train import ConfigError, validate_config
 
@@ -37,10 +37,14 @@ with st.expander("New run", expanded=active_run(store) is None):
         st.error(problem)
     if st.button("Start training", type="primary", icon=":material/play_arrow:", disabled=problem is not None
                  or store is None, key="ui.start"):
-        run_id = submit(store, config, fields["name"])
-        set_active_run(run_id)
-        st.session_state.pop("run.feeds", None)
-        st.rerun()
+        try:
+            run_id = submit(store, config, fields["name"])
+        except RunStoreError as exc:  # e.g. too little free disk: the message has the figures
+            st.error(f"The run was not started: {exc}")
+        else:
+            set_active_run(run_id)
+            st.session_state.pop("run.feeds", None)
+            st.rerun()
 
 if store is not None:
     run = active_run(store)

@@ -5,12 +5,15 @@ namespaced by page (``data.*``, ``model.*``, ``train.*``, ``eval.*``, ``feat.*``
 """
 from __future__ import annotations
 
+import hmac
+import re
+
 import streamlit as st
 
 from tlcore.backbones import DEFAULT_BACKBONE
 from tlcore.data import domain_info, load_domain
 from tlcore.devices import resolve_device
-from tlcore.runs import RunStore, RunStoreError, reconcile
+from tlcore.runs import RUN_ID_FORMAT, RunStore, RunStoreError, is_run_id, reconcile
 
 from .format import status_badge
 
@@ -36,6 +39,8 @@ def page_setup(title: str) -> RunStore | None:
     Returns the run store (None, with the reason shown, when the runs folder is unusable)."""
     st.set_page_config(page_title=f"{title} · TL Studio" if title != "TL Studio" else title,
                        page_icon="assets/logo.png", layout="wide")
+    if not _password_ok():
+        st.stop()  # nothing else of any page runs until the session has the password
     for key in list(st.session_state):
         if isinstance(key, str) and key.startswith(_PERSISTENT_PREFIXES) and not key.startswith(("data.upload",
                                                                                                "model.upload")):
@@ -61,6 +66,36 @@ def page_setup(title: str) -> RunStore | None:
     return store
 
 
+def _class_password() -> str | None:
+    """The optional password from Streamlit's secrets (.streamlit/secrets.toml):
+    [tlstudio] password = "...". None when there is no secrets file or no such entry.
+    A table, not a top-level key: Streamlit copies top-level strings into os.environ,
+    and from there into every worker process."""
+    try:
+        section = st.secrets.get("tlstudio") or {}
+    except FileNotFoundError:  # no secrets file at all (StreamlitSecretNotFoundError)
+        return None
+    password = section.get("password") if hasattr(section, "get") else None
+    return str(password) if password else None
+
+
+def _password_ok() -> bool:
+    """True when no password is set, or this browser session has typed it; else draws the
+    password box (and nothing else)."""
+    expected = _class_password()
+    if expected is None or st.session_state.get("auth.ok"):
+        return True
+    st.title("TL Studio")
+    typed = st.text_input("Password", type="password", key="auth.password")
+    if typed:
+        # Constant-time comparison: the time taken says nothing about how much was right.
+        if hmac.compare_digest(typed.encode(), expected.encode()):
+            st.session_state["auth.ok"] = True
+            st.rerun()
+        st.error("Wrong password.")
+    return False
+
+
 def run_store() -> RunStore | None:
     try:
         store = _store()
@@ -78,10 +113,19 @@ def _store() -> RunStore:
 
 
 def active_run(store: RunStore | None) -> dict | None:
-    """The run in the URL (?run=ID), else the one this session last looked at."""
+    """The run in the URL (?run=ID), else the one this session last looked at. An id in the
+    URL that is not of the store's form is dropped with a warning, never looked up or used."""
+    url_id = st.query_params.get("run")
+    if url_id and not is_run_id(url_id):
+        st.query_params.pop("run", None)
+        # Shown as code and cut short: a crafted link must not put markdown on the page.
+        shown = re.sub(r"[^\w./-]", "?", url_id[:40])
+        st.warning(f"The link's run id `{shown}` is not a run id (run ids look like `{RUN_ID_FORMAT}`); "
+                   "it was ignored.", icon=":material/link_off:")
+        url_id = None
     if store is None:
         return None
-    run_id = st.query_params.get("run") or st.session_state.get("run.active")
+    run_id = url_id or st.session_state.get("run.active")
     if not run_id:
         return None
     try:

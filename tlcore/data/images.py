@@ -15,6 +15,8 @@ from dataclasses import dataclass
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
+from .limits import DEFAULT_MAX_PIXELS, PIXELS_ENV
+
 # Extensions we try to decode. Anything else is skipped with a reason naming the type.
 IMAGE_EXTENSIONS = frozenset({".jpg", ".jpeg", ".jpe", ".png", ".bmp", ".gif", ".webp", ".tif", ".tiff"})
 # Pillow formats accepted after sniffing the bytes; the extension alone is not trusted.
@@ -29,7 +31,6 @@ UNSUPPORTED_IMAGE_TYPES = {
     ".psd": "Photoshop files are not supported; export it as PNG",
 }
 
-DEFAULT_MAX_PIXELS = 40_000_000  # about 6300 x 6300
 DEFAULT_MAX_SIDE = 512  # decoded images are downscaled to this longer side to bound memory
 TINY_SIDE = 16
 
@@ -82,7 +83,7 @@ def decode_image(
             if width * height > max_pixels:
                 raise ImageRejected(
                     f"image too large: {width}x{height} pixels is over the limit of "
-                    f"{max_pixels:,} pixels (possible decompression bomb)"
+                    f"{max_pixels:,} pixels (possible decompression bomb; {PIXELS_ENV} changes the limit)"
                 )
             if width < 1 or height < 1:
                 raise ImageRejected("image has no pixels")

@@ -22,7 +22,8 @@ import numpy as np
 
 from .archive import ArchiveLimits, ArchiveMember, MiB, open_zip
 from .errors import IngestError
-from .images import DEFAULT_MAX_PIXELS, DEFAULT_MAX_SIDE, ImageRejected, decode_image, extension_problem
+from .images import DEFAULT_MAX_SIDE, ImageRejected, decode_image, extension_problem
+from .limits import IMAGES_ENV, STREAMLIT_UPLOAD_ENV, UPLOAD_ENV, max_images, max_pixels, max_upload_mb
 from .imageset import ImageSet
 from .report import IngestReport, summarise
 from .split import stratified_split
@@ -37,9 +38,13 @@ class IngestOptions:
     seed: int = 0
     val_fraction: float = 0.15
     test_fraction: float = 0.15
-    max_pixels: int = DEFAULT_MAX_PIXELS
+    # None: the limit from tlcore.data.limits (its environment variable, else its default),
+    # read at ingest time.
+    max_pixels: int | None = None
     max_side: int | None = DEFAULT_MAX_SIDE
     archive: ArchiveLimits = field(default_factory=ArchiveLimits)
+    max_images: int | None = None  # images per set
+    max_upload_mb: int | None = None  # bytes handed in (ingest_zip_bytes, ingest_uploads)
 
 
 # ---------------------------------------------------------------------------- sources
@@ -61,6 +66,7 @@ def ingest_path(path: str | Path, domain: str | None = None, options: IngestOpti
 def ingest_zip_bytes(data: bytes, name: str = "upload.zip", domain: str | None = None,
                      options: IngestOptions = IngestOptions()) -> ImageSet:
     """A zip archive uploaded through the browser."""
+    _check_upload_size(len(data), name, options)
     files, skipped = open_zip(data, options.archive)
     return _build_one(files, skipped, name, domain, options)
 
@@ -68,8 +74,10 @@ def ingest_zip_bytes(data: bytes, name: str = "upload.zip", domain: str | None =
 def ingest_uploads(items: Iterable[tuple[str, bytes, str]], name: str = "uploads",
                    options: IngestOptions = IngestOptions()) -> ImageSet:
     """Individual files as the UI sends them: (file name, bytes, class name typed by the user)."""
-    files = []
+    files, total = [], 0
     for i, (file_name, data, class_name) in enumerate(items):
+        total += len(data)
+        _check_upload_size(total, name, options)
         # Only the base name is kept: a browser-supplied name is not a path to trust.
         base = file_name.replace("\\", "/").rsplit("/", 1)[-1] or f"file{i}"
         cls = class_name.replace("/", "_").strip()
@@ -86,6 +94,15 @@ def ingest_domains(path: str | Path, options: IngestOptions = IngestOptions()) -
     if layout != "domains":
         raise IngestError(f"{str(path)!r} is not a multi-domain folder (domain/class/image)")
     return {d: _build(group, skipped, f"{path}#{d}", "domain/class folders", options) for d, group in groups.items()}
+
+
+def _check_upload_size(size: int, name: str, options: IngestOptions) -> None:
+    """Uploaded bytes over the bound are refused before anything is parsed."""
+    limit_mb = options.max_upload_mb or max_upload_mb()
+    if size > limit_mb * MiB:
+        raise IngestError(f"refused: the upload {name!r} is {size / MiB:,.1f} MB, more than the limit of "
+                          f"{limit_mb:,} MB (set {UPLOAD_ENV}, or {STREAMLIT_UPLOAD_ENV} which also "
+                          "raises the dashboard's server.maxUploadSize)")
 
 
 def _walk_folder(root: Path, max_bytes: int):
@@ -162,12 +179,20 @@ def _build(entries, skipped, source: str, layout: str, options: IngestOptions) -
     report = IngestReport(source=source, layout=layout)
     for path, reason in skipped:
         report.skip(path, reason)
+    # Counted from the names, before a single image is decoded: a set over the limit costs nothing.
+    limit = options.max_images or max_images()
+    candidates = sum(_name_problem(path, cls) is None for _, cls, path, _ in entries)
+    if candidates > limit:
+        report.error = (f"refused: {source!r} has {candidates:,} image files, more than the limit of {limit:,} "
+                        f"images per set ({IMAGES_ENV} changes it)")
+        raise IngestError(report.error, report)
+    pixel_limit = options.max_pixels or max_pixels()
     images, raw_labels, ids, given_splits, digests, sizes = [], [], [], [], [], []
     for split, cls, path, member in entries:
         reason = _name_problem(path, cls)
         if reason is None:
             try:
-                decoded = decode_image(member.read(), path, max_pixels=options.max_pixels, max_side=options.max_side)
+                decoded = decode_image(member.read(), path, max_pixels=pixel_limit, max_side=options.max_side)
             except ImageRejected as exc:
                 reason = str(exc)
             # ValueError: a corrupt member offset makes zipfile seek before the start of the

@@ -1,6 +1,9 @@
 """Runs that outlive the page: the SQLite run store, worker processes, job control."""
-from .jobs import end_standby, max_running_jobs, prepare_standby, reconcile, resume, schedule, stop, submit, wait
-from .store import RunStore, RunStoreError, runs_dir
+from .errors import RunLimitError, RunStoreError
+from .jobs import end_standby, prepare_standby, reconcile, resume, schedule, stop, submit, wait
+from .limits import max_running_jobs, min_free_disk_mb
+from .store import RUN_ID_FORMAT, RunStore, is_run_id, runs_dir
 
-__all__ = ["RunStore", "RunStoreError", "end_standby", "max_running_jobs", "prepare_standby", "reconcile", "resume", "runs_dir", "schedule", "stop",
-           "submit", "wait"]
+__all__ = ["RUN_ID_FORMAT", "RunLimitError", "RunStore", "RunStoreError", "end_standby", "is_run_id",
+           "max_running_jobs", "min_free_disk_mb", "prepare_standby", "reconcile", "resume", "runs_dir",
+           "schedule", "stop", "submit", "wait"]

@@ -9,6 +9,7 @@ import threading
 import time
 from pathlib import Path
 
+from .limits import disk_space_problem, max_running_jobs
 from .store import ACTIVE, RunStore
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
@@ -20,34 +21,32 @@ _standby: dict[str, subprocess.Popen] = {}  # runs folder -> spare worker
 _standby_lock = threading.Lock()
 
 
-def max_running_jobs() -> int:
-    """$TLSTUDIO_MAX_JOBS, else 1 on a CPU-only machine (two trainings would only slow each
-    other down) and 1 per GPU otherwise."""
-    if os.environ.get("TLSTUDIO_MAX_JOBS"):
-        return max(1, int(os.environ["TLSTUDIO_MAX_JOBS"]))
-    import torch
-    return max(1, torch.cuda.device_count())
-
-
 def worker_threads() -> int:
     return max(1, (os.cpu_count() or 1) // max_running_jobs())
 
 
 def submit(store: RunStore, config, name: str = "") -> str:
-    """Record a run as queued and start it if a slot is free."""
+    """Record a run as queued and start it if a slot is free. RunLimitError (a RunStoreError)
+    when the disk under the runs folder is too full to start one."""
     run_id = store.create_run(config, name)
     schedule(store)
     return run_id
 
 
 def schedule(store: RunStore) -> list[str]:
-    """Start queued runs, oldest first, while fewer than the cap are running."""
+    """Start queued runs, oldest first, while fewer than the cap are running. A queued run
+    that would start on a too-full disk fails instead, with the figures as its error (it can
+    be resumed once there is space): waiting silently would look like a hang."""
     reconcile(store)
     started = []
     running = len([r for r in store.list_runs() if r["status"] in ACTIVE])
     for run in store.list_runs("queued"):
         if running >= max_running_jobs():
             break
+        problem = disk_space_problem(run["folder"])
+        if problem:
+            store.claim(run["id"], ("queued",), status="failed", ended=time.time(), error=problem)
+            continue
         if store.claim(run["id"], ("queued",), status="running", started=time.time(), pid=None):
             _spawn(store, run["id"])
             started.append(run["id"])

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import secrets
 import socket
 import sqlite3
@@ -14,6 +15,9 @@ import threading
 import time
 from contextlib import contextmanager
 from pathlib import Path
+
+from .errors import RunStoreError
+from .limits import check_disk_space
 
 SCHEMA_VERSION = 1
 STATUSES = ("queued", "running", "stopping", "stopped", "finished", "failed")
@@ -35,8 +39,26 @@ CREATE INDEX IF NOT EXISTS runs_status ON runs (status, created);
 """
 
 
-class RunStoreError(RuntimeError):
-    """The runs folder or database cannot be used; the message says what to do."""
+# Run ids are made by new_run_id() only: creation time and 6 random hex digits. An id from
+# outside (a URL's ?run=, the command line, a standby worker's stdin) must match this before
+# it is used at all: it names a folder, and a crafted one ("../../etc") must not.
+RUN_ID_FORMAT = "YYYYMMDD-HHMMSS-xxxxxx"
+_RUN_ID = re.compile(r"[0-9]{8}-[0-9]{6}-[0-9a-f]{6}")  # ASCII classes: \d would match any digit
+
+
+def new_run_id() -> str:
+    return f"{time.strftime('%Y%m%d-%H%M%S')}-{secrets.token_hex(3)}"
+
+
+def is_run_id(value) -> bool:
+    """True when ``value`` has the form of a run id (whether or not such a run exists)."""
+    return isinstance(value, str) and _RUN_ID.fullmatch(value) is not None
+
+
+def shown_id(value) -> str:
+    """An untrusted id as it may appear in a message: quoted, cut short."""
+    text = str(value)
+    return repr(text if len(text) <= 40 else text[:40] + "...")
 
 
 def runs_dir(override: str | Path | None = None) -> Path:
@@ -99,8 +121,9 @@ class RunStore:
 
     # ---- runs
     def create_run(self, config, name: str = "", folder: str | Path | None = None) -> str:
-        run_id = f"{time.strftime('%Y%m%d-%H%M%S')}-{secrets.token_hex(3)}"
+        run_id = new_run_id()
         folder = Path(folder).resolve() if folder else self.root / run_id
+        check_disk_space(folder)  # before anything is recorded: a refused run leaves no trace
         folder.mkdir(parents=True, exist_ok=True)
         with self._tx() as db:
             db.execute("INSERT INTO runs (id, name, created, config, status, folder) VALUES (?, ?, ?, ?, ?, ?)",
@@ -109,6 +132,10 @@ class RunStore:
         return run_id
 
     def get(self, run_id: str) -> dict:
+        """The run's row; KeyError when there is none, or when ``run_id`` is not even an id.
+        Every path of a run comes from its row (``folder``), never from the id given."""
+        if not is_run_id(run_id):
+            raise KeyError(f"no run {shown_id(run_id)}: not a run id (run ids look like {RUN_ID_FORMAT})")
         row = self._db.execute("SELECT * FROM runs WHERE id = ?", (run_id,)).fetchone()
         if row is None:
             raise KeyError(f"no run {run_id!r} in {self.db_path}")
