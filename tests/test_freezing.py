@@ -132,6 +132,21 @@ def test_discriminative_learning_rates(model):
         stage_lr_multipliers(model, overrides={"stage99": 1})
 
 
+def test_optimiser_groups_hold_what_trains_now_or_by_the_plan(model):
+    # Gradual unfreezing starts all frozen with the plan last:2: those stages are in the
+    # optimiser from the start; a linear probe's optimiser holds the head alone.
+    apply_freeze(model, "all")
+    assert [g["stage"] for g in param_groups(model, 1e-3, plan="last:2")] == ["stage6", "stage7", "head"]
+    head = [g for g in param_groups(model, 1e-3, plan="all")]
+    assert [g["stage"] for g in head] == ["head"]
+    assert sum(p.numel() for g in head for p in g["params"]) == sum(
+        p.numel() for _, p in model.stages()[-1].parameters)
+    apply_freeze(model, "pattern:bn")  # a parameter-level plan: BatchNorm weights stay out
+    names = {id(p): n for n, p in model.named_parameters()}
+    kept = [names[id(p)] for g in param_groups(model, 1e-3, plan="pattern:bn") for p in g["params"]]
+    assert kept and not any(".bn" in n for n in kept if not n.startswith("head"))
+
+
 def test_freeze_table_and_trainable_fraction(model):
     apply_freeze(model, "all")
     table = freeze_table(model)

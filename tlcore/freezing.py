@@ -73,15 +73,22 @@ def parse_freeze_spec(spec: str, backbone: Backbone | list[str]) -> tuple[set[st
     return set(names), None
 
 
+def frozen_parameters(backbone: Backbone, spec: str | set[str]) -> set[int]:
+    """The ids of the parameters ``spec`` (a spec string or a set of stage names) freezes."""
+    frozen, pattern = parse_freeze_spec(spec, backbone) if isinstance(spec, str) else (set(spec), None)
+    regex = re.compile(pattern) if pattern else None
+    return {id(p) for stage in backbone.stages() for name, p in stage.parameters
+            if stage.name in frozen or (regex is not None and regex.search(name))}
+
+
 def apply_freeze(backbone: Backbone, spec: str | set[str] = "none", bn_policy: str = "freeze") -> None:
     """Freeze by spec string (see ``parse_freeze_spec``) or by a set of stage names."""
     if bn_policy not in BN_POLICIES:
         raise ValueError(f"unknown BatchNorm policy {bn_policy!r}; valid: {', '.join(BN_POLICIES)}")
-    frozen, pattern = parse_freeze_spec(spec, backbone) if isinstance(spec, str) else (set(spec), None)
-    regex = re.compile(pattern) if pattern else None
+    frozen = frozen_parameters(backbone, spec)
     for stage in backbone.stages():
-        for name, p in stage.parameters:
-            p.requires_grad_(not (stage.name in frozen or (regex is not None and regex.search(name))))
+        for _, p in stage.parameters:
+            p.requires_grad_(id(p) not in frozen)
     # A stage counts as frozen for the BatchNorm policy when none of its parameters train.
     backbone.frozen_stages = frozenset(
         s.name for s in backbone.stages() if s.parameters and not any(p.requires_grad for _, p in s.parameters))
@@ -106,17 +113,20 @@ def stage_lr_multipliers(backbone: Backbone, decay: float = 1.0,
 
 
 def param_groups(backbone: Backbone, base_lr: float, multipliers: dict[str, float] | None = None,
-                 weight_decay: float = 0.0, include_frozen: bool = False) -> list[dict]:
-    """Optimiser parameter groups, one per stage with trainable parameters.
+                 weight_decay: float = 0.0, plan: str | None = None) -> list[dict]:
+    """Optimiser parameter groups, one per stage with parameters to train.
 
-    ``include_frozen`` adds the frozen stages too, for strategies that unfreeze during
-    training: the optimiser skips parameters whose gradient is None, so a frozen stage
-    costs nothing until it is unfrozen.
+    ``plan``: the freeze spec the run trains by its end. Its parameters join their groups
+    even while frozen now (gradual unfreezing and LP-FT start frozen), so unfreezing needs
+    no new optimiser. Parameters that neither train now nor by the plan stay out: AdamW
+    walks every parameter of every group on each step, and with the backbone frozen behind
+    the feature cache those ~200 idle tensors cost about a third of the head's step.
     """
     multipliers = multipliers or {}
+    later = None if plan is None else frozen_parameters(backbone, plan)
     groups = []
     for stage in backbone.stages():
-        params = [p for _, p in stage.parameters if p.requires_grad or include_frozen]
+        params = [p for _, p in stage.parameters if p.requires_grad or (later is not None and id(p) not in later)]
         if params:
             m = multipliers.get(stage.name, 1.0)
             groups.append({"params": params, "lr": base_lr * m, "weight_decay": weight_decay,

@@ -82,10 +82,11 @@ def build_loaders(ctx: TrainContext, uses: list[str], cached: bool) -> dict:
 
 
 def build_optimizer(config: RunConfig, strategy, total_steps: int, steps_per_epoch: int):
-    """Per-stage parameter groups (discriminative LRs; frozen stages included so they can be
-    unfrozen later), the strategy's own modules at the base LR, and the LR schedule."""
+    """Per-stage parameter groups (discriminative LRs; stages the freeze plan trains are
+    included while still frozen, so they can be unfrozen later), the strategy's own modules
+    at the base LR, and the LR schedule."""
     mult = stage_lr_multipliers(strategy.backbone, config.model.lr_decay)
-    groups = param_groups(strategy.backbone, config.optim.lr, mult, config.optim.weight_decay, include_frozen=True)
+    groups = param_groups(strategy.backbone, config.optim.lr, mult, config.optim.weight_decay, plan=strategy.freeze)
     backbone_ids = {id(p) for p in strategy.backbone.parameters()}
     extra = [p for p in strategy.parameters() if id(p) not in backbone_ids]  # e.g. a discriminator
     if extra:
