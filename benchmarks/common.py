@@ -50,6 +50,7 @@ def run_job(job: dict) -> dict:
     s = result.summary
     row = {**job["meta"], "status": s["status"], "error": s.get("error"),
            "acc": s.get("target.test.accuracy"), "f1": s.get("target.test.macro_f1"),
+           "val_acc": s.get("target.val.accuracy"),
            "source_acc": s.get("source.test.accuracy"), "before_acc": s.get("before.target.test.accuracy"),
            "train_s": s.get("train_time_s"), "wall_s": round(time.perf_counter() - t0, 1)}
     if job.get("gap") and s["status"] == "finished":

@@ -98,3 +98,17 @@ def test_domains_lists_licences():
 
 def test_unknown_command_exits_2():
     assert run("frobnicate").returncode == 2
+
+
+def test_strategies_lists_every_method_and_the_recommended_one(capsys):
+    from tlcore.cli import main
+    from tlcore.strategies import list_strategies
+    from tlcore.strategies.recommend import recommended_adaptation
+    assert main(["strategies", "--json"]) == 0
+    rows = json.loads(capsys.readouterr().out)
+    assert [r["name"] for r in rows] == list_strategies()
+    rec = recommended_adaptation().strategy
+    assert [r["name"] for r in rows if r["recommended_for"]] == [rec]
+    assert main(["strategies"]) == 0
+    last = capsys.readouterr().out.strip().splitlines()[-1]
+    assert last.startswith(f"Recommended for a labelled source set and no target labels: {rec} (")

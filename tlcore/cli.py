@@ -246,16 +246,20 @@ def _print_summary(summary: dict, out: Path) -> None:
 
 def _cmd_strategies(args) -> int:
     from .strategies import list_strategies, strategy_info
-    rows = [strategy_info(n) for n in list_strategies()]
+    from .strategies.recommend import recommended_adaptation
+    rows, rec = [strategy_info(n) for n in list_strategies()], recommended_adaptation()
     if args.json:
         print(json.dumps([{"name": i.name, "family": i.family, "description": i.description,
                            "needs_source": i.needs_source, "needs_target_labels": i.needs_target_labels,
-                           "defaults": dict(i.defaults)} for i in rows], indent=2))
+                           "defaults": dict(i.defaults),
+                           "recommended_for": rec.situation if i.name == rec.strategy else None} for i in rows],
+                         indent=2))
     else:
         for i in rows:
             needs = ", ".join(n for n, on in (("source", i.needs_source), ("target labels", i.needs_target_labels))
                               if on) or "-"
             print(f"{i.name:<19} {i.family:<18} needs: {needs:<22} {i.description}")
+        print(f"\nRecommended for {rec.situation}: {rec.strategy} ({rec.settings()}). {rec.why()}")
     return 0
 
 

@@ -9,6 +9,7 @@ from tlcore.config import (DataConfig, FeatureMapConfig, ModelConfig, OptimConfi
                            StrategyConfig)
 from tlcore.data import is_domain
 from tlcore.strategies import list_strategies, strategy_info
+from tlcore.strategies.recommend import recommended_adaptation
 
 from .setup import device_label
 
@@ -32,6 +33,8 @@ def strategy_choice(has_source: bool):
     info = strategy_info(name)
     st.caption(info.description + (". Uses the source set." if info.needs_source else
                                    ". Uses only the labelled target images."))
+    if has_source:
+        _recommendation(name)
     params = {}
     if info.defaults:
         cols = st.columns(min(4, len(info.defaults)))
@@ -49,6 +52,24 @@ def strategy_choice(has_source: bool):
                 else:
                     params[key] = st.text_input(key, key=widget_key, help=help_text)
     return info, params
+
+
+def _use_recommendation(rec) -> None:
+    """Button callback (runs before the widgets are drawn, so it may set their values)."""
+    st.session_state["train.strategy"] = rec.strategy
+    for key, value in {**strategy_info(rec.strategy).defaults, **rec.params}.items():
+        st.session_state[f"train.hp.{rec.strategy}.{key}"] = value
+    st.session_state["train.target_labels"] = 0
+
+
+def _recommendation(current: str) -> None:
+    rec = recommended_adaptation()
+    text, button = st.columns([6, 1], vertical_alignment="center")
+    text.info(f"**Recommended for {rec.situation}: `{rec.strategy}` ({rec.settings()}).** {rec.why()} "
+              "Adaptation can still hurt on your pair: compare it with a `source_only` run (Evaluate page, "
+              "several runs).", icon=":material/recommend:")
+    if current != rec.strategy:
+        button.button(f"Use {rec.strategy}", key="ui.use_recommended", on_click=_use_recommendation, args=(rec,))
 
 
 def training_fields(info, target: str) -> dict:

@@ -85,6 +85,22 @@ def test_demo_flow_from_start_to_evaluate_and_predict(app):
     assert any("Not classified" in e.value and "empty" in e.value for e in at.error)
 
 
+def test_train_page_recommends_an_adaptation_method_and_applies_it(app):
+    from tlcore.strategies.recommend import recommended_adaptation
+    rec = recommended_adaptation()
+    at = open_page(app, "pages/train.py")  # the demo pair: mnist is the source
+    shown = [i.value for i in at.info if "Recommended" in i.value]
+    assert len(shown) == 1 and f"`{rec.strategy}`" in shown[0] and "mnist → mnist-m" in shown[0], shown
+    at.button(key="ui.use_recommended").click().run()
+    assert not at.exception
+    assert at.selectbox(key="train.strategy").value == rec.strategy
+    for key, value in rec.params.items():
+        assert at.number_input(key=f"train.hp.{rec.strategy}.{key}").value == value
+    assert at.number_input(key="train.target_labels").value == 0
+    assert "ui.use_recommended" not in [b.key for b in at.button]  # already in use
+    assert not at.button(key="ui.start").disabled
+
+
 def test_a_refused_upload_shows_why_and_keeps_the_previous_choice(app):
     at = open_page(app, "pages/data.py")
     at.segmented_control(key="data.mode").set_value("Upload my images").run()
