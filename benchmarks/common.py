@@ -25,10 +25,21 @@ def cpu_model() -> str:
         return platform.processor() or platform.machine()
 
 
+def cpu_isa() -> str | None:
+    """The widest vector extension the CPU reports: machines with one model name differ here
+    (bf16 autocast is 20x slower than fp32 on AVX2, as fast on AVX-512 BF16)."""
+    try:
+        flags = set(next(ln for ln in open("/proc/cpuinfo") if ln.startswith("flags")).split(":", 1)[1].split())
+    except (OSError, StopIteration):
+        return None
+    return next((name for flag, name in (("amx_bf16", "AMX BF16"), ("avx512_bf16", "AVX-512 BF16"),
+                                         ("avx512f", "AVX-512"), ("avx2", "AVX2")) if flag in flags), None)
+
+
 def machine() -> dict[str, Any]:
     import torch
     gpu = torch.cuda.get_device_name(0) if torch.cuda.is_available() else None
-    return {"cpu": cpu_model(), "cores": os.cpu_count(), "gpu": gpu, "torch": torch.__version__,
+    return {"cpu": cpu_model(), "isa": cpu_isa(), "cores": os.cpu_count(), "gpu": gpu, "torch": torch.__version__,
             "python": platform.python_version()}
 
 

@@ -206,6 +206,7 @@ class Load:
 
 async def start_run_from_browser(browser, url: str, epochs: int, per_class: int, image_size: int) -> str:
     context = await browser.new_context(viewport={"width": 1400, "height": 1000})
+    context.set_default_timeout(120_000)  # Playwright's 30 s is too short with 2 loaded cores
     page = await context.new_page()
     await page.goto(f"{url}/train")
     await page.wait_for_selector(SIDEBAR, timeout=120_000)

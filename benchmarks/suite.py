@@ -61,7 +61,8 @@ def _load_sections() -> list[str]:
 def render(result: dict) -> str:
     """Markdown of one section's result: how it was made, then its tables and notes."""
     m = result["machine"]
-    lines = [f"`{result['command']}` — {result['date']}, CPU {m['cpu']} ({m['cores']} cores)"
+    lines = [f"`{result['command']}` — {result['date']}, CPU {m['cpu']}"
+             + (f", {m['isa']}" if m.get("isa") else "") + f" ({m['cores']} cores)"
              + (f", GPU {m['gpu']}" if m.get("gpu") else ", no GPU")
              + f", torch {m['torch']}; {result['wall_s']:.0f} s."]
     lines += [f"Runs whose label matches '{r['text']}' were run again on {r['date']} "
