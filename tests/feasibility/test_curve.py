@@ -5,24 +5,15 @@ import re
 
 import numpy as np
 import pytest
-import torch
 
-from tlcore.feasibility.curve import (cached_features, fit_power_law, learning_curve, power_law,
-                                      stratified_subset)
+from tlcore.feasibility.curve import fit_power_law, learning_curve, power_law, stratified_subset
 from tlcore.plots.feasibility import learning_curve_figure
 
 
 @pytest.fixture(scope="module")
-def curve():
+def curve(syndigits_features):
     """One feature pass over 600 syndigits images at 48 px, one curve (12 head fits): ~10 s."""
-    from tlcore.data import load_domain
-    s = load_domain("syndigits", per_class=60, seed=0)
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)  # next to another busy process: 0.8 s with one thread, 10 s with two
-    try:
-        f = cached_features(s, np.arange(len(s)), image_size=48)
-    finally:
-        torch.set_num_threads(threads)
+    s, f = syndigits_features(60)
     train, test = np.flatnonzero(s.splits != "test"), np.flatnonzero(s.splits == "test")
     return learning_curve(f[train], s.labels[train], f[test], s.labels[test], s.class_names, seeds=(0, 1, 2))
 

@@ -5,25 +5,16 @@ import json
 
 import numpy as np
 import pytest
-import torch
 
 from tlcore.feasibility.labels import (LabelEdits, apply_label_edits, edited_image_set, find_suspect_labels,
                                        out_of_fold_probabilities, suspect_thumbnails)
 
 
 @pytest.fixture(scope="module")
-def digits():
+def digits(syndigits_features):
     """1,000 syndigits images at 48 px through the pretrained lite0, once; 5% of labels
     flipped to another class (seeded)."""
-    from tlcore.data import load_domain
-    from tlcore.feasibility.curve import cached_features
-    s = load_domain("syndigits", per_class=100, seed=0)
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)  # next to another busy process: 0.8 s with one thread, 10 s with two
-    try:
-        f = cached_features(s, np.arange(len(s)), image_size=48)
-    finally:
-        torch.set_num_threads(threads)
+    s, f = syndigits_features(100)
     rng = np.random.default_rng(0)
     y = s.labels.copy()
     flipped = rng.choice(len(y), 50, replace=False)
