@@ -16,17 +16,10 @@ import json
 from dataclasses import asdict, dataclass, field, replace
 
 import numpy as np
-from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import StratifiedKFold
 from threadpoolctl import threadpool_limits
 
-
-def _head(train_f: np.ndarray, train_y: np.ndarray, seed: int):
-    # The linear probe of tlcore.train.features, with probabilities: that function returns
-    # metrics only, and the suspect finder needs predict_proba.
-    mu, sd = train_f.mean(0), train_f.std(0) + 1e-6
-    clf = LogisticRegression(C=1.0, max_iter=1000, random_state=seed).fit((train_f - mu) / sd, train_y)
-    return lambda f: (clf.classes_, clf.predict_proba((f - mu) / sd))
+from ..train.features import ProbeHead
 
 
 def out_of_fold_probabilities(features: np.ndarray, labels: np.ndarray, num_classes: int | None = None,
@@ -44,8 +37,8 @@ def out_of_fold_probabilities(features: np.ndarray, labels: np.ndarray, num_clas
     # One BLAS thread: two threads next to another busy process made each fit 30x slower here.
     with threadpool_limits(1):
         for fold_train, fold_test in folds:
-            classes, p = _head(features[fold_train], labels[fold_train], seed)(features[fold_test])
-            probs[np.ix_(fold_test, classes)] = p
+            head = ProbeHead(features[fold_train], labels[fold_train], seed)
+            probs[np.ix_(fold_test, head.classes)] = head.predict_proba(features[fold_test])
     return probs
 
 

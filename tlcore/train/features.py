@@ -33,13 +33,31 @@ def feature_dataset(features: torch.Tensor, dataset) -> TensorDataset:
     return TensorDataset(features, torch.as_tensor(dataset.labels), torch.arange(len(dataset)))
 
 
+class ProbeHead:
+    """Logistic regression on features standardised by the training rows' mean and std: the
+    head of the before-transfer probe and of the feasibility checks."""
+
+    def __init__(self, train_f: np.ndarray, train_y: np.ndarray, seed: int = 0):
+        self.mu, self.sd = train_f.mean(0), train_f.std(0) + 1e-6
+        self.clf = LogisticRegression(C=1.0, max_iter=1000, random_state=seed).fit(self._scale(train_f), train_y)
+        self.classes = self.clf.classes_
+
+    def _scale(self, f: np.ndarray) -> np.ndarray:
+        return (f - self.mu) / self.sd
+
+    def predict(self, f: np.ndarray) -> np.ndarray:
+        return self.clf.predict(self._scale(f))
+
+    def predict_proba(self, f: np.ndarray) -> np.ndarray:
+        """(N, len(self.classes)): columns follow ``self.classes``, the labels seen in training."""
+        return self.clf.predict_proba(self._scale(f))
+
+
 def linear_probe(train_f: np.ndarray, train_y: np.ndarray, test_f: np.ndarray, test_y: np.ndarray,
                  class_names, seed: int = 0) -> dict:
     """Logistic regression on frozen features: what the backbone gives before any training."""
-    mu, sd = train_f.mean(0), train_f.std(0) + 1e-6
     if len(np.unique(train_y)) < 2:
         pred = np.full(len(test_y), train_y[0] if len(train_y) else 0)
     else:
-        clf = LogisticRegression(C=1.0, max_iter=1000, random_state=seed).fit((train_f - mu) / sd, train_y)
-        pred = clf.predict((test_f - mu) / sd)
+        pred = ProbeHead(train_f, train_y, seed).predict(test_f)
     return classification_metrics(test_y, pred, class_names)
