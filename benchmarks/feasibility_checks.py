@@ -87,8 +87,11 @@ def finder_check(name: str, per_class: int, image_size: int, flips=(0, 1, 2), ra
         suspects = find_suspect_labels(f, y, s.ids, s.class_names, seed=seed)
         found, truth = {x.index for x in suspects}, set(flipped.tolist())
         top = {x.index for x in suspects[:len(truth)]}
+        sure = {x.index for x in suspects if x.confident}
         rows.append(dict(data=f"{name} ({len(y)} images)", flip_seed=seed, flipped=len(truth), flagged=len(found),
                          precision=len(found & truth) / max(1, len(found)), recall=len(found & truth) / len(truth),
+                         confident=len(sure), confident_precision=len(sure & truth) / max(1, len(sure)),
+                         confident_recall=len(sure & truth) / len(truth),
                          precision_at_k=len(top & truth) / len(truth), seconds=round(time.perf_counter() - t0, 1)))
         print(rows[-1], flush=True)
     return rows
@@ -123,10 +126,12 @@ def main(argv=None) -> int:
         rows = out["finder"] = (finder_check("syndigits", 100, args.image_size)
                                 + finder_check("fashion", 500, args.image_size))
         print("\nSuspect-label finder, 5% of labels flipped:")
-        print(f"{'data':>24} {'seed':>4} {'flipped':>7} {'flagged':>7} {'precision':>9} {'recall':>6} {'P@k':>5}")
+        print(f"{'data':>24} {'seed':>4} {'flipped':>7} {'flagged':>7} {'precision':>9} {'recall':>6} {'P@k':>5} "
+              f"{'confident':>9} {'its prec':>8} {'its rec':>7}")
         for r in rows:
             print(f"{r['data']:>24} {r['flip_seed']:>4} {r['flipped']:>7} {r['flagged']:>7} "
-                  f"{r['precision']:>9.1%} {r['recall']:>6.1%} {r['precision_at_k']:>5.1%}")
+                  f"{r['precision']:>9.1%} {r['recall']:>6.1%} {r['precision_at_k']:>5.1%} "
+                  f"{r['confident']:>9} {r['confident_precision']:>8.1%} {r['confident_recall']:>7.1%}")
     if args.json:
         args.json.write_text(json.dumps(out, indent=1))
     return 0

@@ -23,6 +23,9 @@ class DataConfig:
     test_fraction: float = 0.15
     image_size: int | None = None  # None: the backbone's default input size
     augment: str = "none"  # none | light (random crop + small colour jitter) | flip (light + h-flip)
+    # Decisions about suspect target labels (the Feasibility page): {"drops": [image id, ...],
+    # "relabels": {image id: class name}}, applied when the data is loaded; files never change.
+    label_edits: dict[str, Any] | None = None
 
 
 @dataclass(frozen=True)

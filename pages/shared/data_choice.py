@@ -39,3 +39,26 @@ def load_chosen(spec: str):
         raise
     except OSError as exc:
         raise IngestError(f"the kept upload {spec} cannot be read: {exc.strerror or exc}") from None
+
+
+def label_edits_for(spec: str | None):
+    """The label decisions recorded (on the Feasibility page) for target ``spec``: a LabelEdits,
+    empty when there are none. Kept per target, so switching data never carries them over."""
+    from tlcore.feasibility.labels import LabelEdits
+    raw = st.session_state.get("data.label_edits", {}).get(spec or "")
+    return LabelEdits.from_dict(raw) if raw else LabelEdits()
+
+
+def set_label_edits(spec: str, edits) -> None:
+    all_edits = dict(st.session_state.get("data.label_edits", {}))
+    if edits is None or not len(edits):
+        all_edits.pop(spec, None)
+    else:
+        all_edits[spec] = edits.to_dict()
+    st.session_state["data.label_edits"] = all_edits
+
+
+def label_edits_config(spec: str | None) -> dict | None:
+    """What DataConfig.label_edits takes for ``spec``: None when nothing was decided."""
+    edits = label_edits_for(spec)
+    return edits.to_dict() if len(edits) else None

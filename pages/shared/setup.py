@@ -1,7 +1,7 @@
 """What every page shares: page setup, the sidebar, cached core calls.
 
 Kept here (not in tlcore, which never imports streamlit). Session-state keys are
-namespaced by page (``data.*``, ``model.*``, ``train.*``, ``eval.*``, ``feat.*``, ``run.*``) so pages cannot collide.
+namespaced by page (``data.*``, ``model.*``, ``train.*``, ``eval.*``, ``feat.*``, ``feas.*``, ``run.*``) so pages cannot collide.
 """
 from __future__ import annotations
 
@@ -23,6 +23,7 @@ DEMO_SOURCE, DEMO_TARGET = "mnist", "syndigits"
 # (app.py is "/", pages/data.py is "/data"), so a deep link works on a fresh server.
 PAGES = (("app.py", "Home", ":material/home:"),
          ("pages/data.py", "Data", ":material/photo_library:"),
+         ("pages/feasibility.py", "Feasibility", ":material/fact_check:"),
          ("pages/model.py", "Model", ":material/account_tree:"),
          ("pages/train.py", "Train", ":material/model_training:"),
          ("pages/features.py", "Features", ":material/scatter_plot:"),
@@ -31,7 +32,7 @@ PAGES = (("app.py", "Home", ":material/home:"),
 
 # Choices that must survive moving between pages. Streamlit forgets a widget's value when
 # a page without that widget runs; writing the value back to itself each run keeps it.
-_PERSISTENT_PREFIXES = ("data.", "model.", "train.", "eval.", "feat.")
+_PERSISTENT_PREFIXES = ("data.", "model.", "train.", "eval.", "feat.", "feas.")
 
 
 def page_setup(title: str) -> RunStore | None:

@@ -22,7 +22,7 @@ pytestmark = pytest.mark.e2e
 ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = ROOT / "test-artifacts"
 CHROMIUM = os.environ.get("TLSTUDIO_CHROMIUM", "/usr/bin/chromium")
-PAGES = {"": "TL Studio", "data": "Data", "model": "Model", "train": "Train", "features": "Features",
+PAGES = {"": "TL Studio", "data": "Data", "feasibility": "Feasibility", "model": "Model", "train": "Train", "features": "Features",
          "evaluate": "Evaluate", "predict": "Predict"}
 
 
@@ -78,8 +78,8 @@ def browser():
         b.close()
 
 
-def open_page(browser, url):
-    page = browser.new_page(viewport={"width": 1400, "height": 1000})
+def open_page(browser, url, height=1000):
+    page = browser.new_page(viewport={"width": 1400, "height": height})
     page.goto(url)
     page.wait_for_selector("[data-testid=stSidebar]", timeout=60_000)
     wait_idle(page)
@@ -127,7 +127,8 @@ def check_direct_page(page, path):
     assert "Device:" in sidebar and "efficientnet_lite0" in sidebar, path
     links = page.locator("[data-testid=stSidebar] [data-testid=stPageLink]").all_inner_texts()
     # Our links, in order, and nothing auto-discovered from pages/shared.
-    assert [ln.split()[-1] for ln in links] == ["Home", "Data", "Model", "Train", "Features", "Evaluate", "Predict"], path
+    assert [ln.split()[-1] for ln in links] == ["Home", "Data", "Feasibility", "Model", "Train", "Features", "Evaluate",
+                                                "Predict"], path
     assert page.locator("[data-testid=stSidebarNav]").count() == 0, path  # Streamlit's own nav stays hidden
     assert page.locator("[data-testid=stDialog]").count() == 0, path  # no "Page not found"
     assert page.locator("h1").first.inner_text().strip() == PAGES[path]
@@ -142,6 +143,37 @@ def test_home_shows_the_demo_without_upload(server, browser):
     assert "Source: mnist" in text and "Target: syndigits" in text and "ready" in text
     assert page.locator("[data-testid=stImage]").count() >= 20
     check_direct_page(page, "")  # the first page this fresh server serves: the sidebar is right
+
+
+def test_feasibility_check_of_the_demo_in_one_click(server, browser):
+    """The default demo, the page's default settings: one click, the progress, the verdict,
+    then one suspect dropped through its picker and the decision shown as recorded."""
+    page = open_page(browser, f"{server}/feasibility", height=2000)  # the suspects' pickers in view
+    page.get_by_role("button", name="Run the feasibility check").click()
+    page.wait_for_selector("[data-testid=stProgress]", timeout=60_000)  # progress while the job works
+    page.get_by_text("Best backbone").wait_for(timeout=240_000)
+    wait_idle(page)
+    main = page.locator("[data-testid=stMain]")
+    text = main.inner_text()
+    for expected in ("linear head on frozen", "Accuracy now", "With 2x the labels", "Suspect labels", "Domain gap",
+                     "Review the suspect labels", "A-distance"):
+        assert expected in text, expected
+    assert page.locator("[data-testid=stException]").count() == 0
+    assert main.locator("[data-testid=stImage]").count() >= 6  # the suspects' pictures
+    shot(page, "feasibility_report")
+    picker = main.locator("[data-testid=stSelectbox] input").first
+    assert picker.input_value() == "keep"
+    picker.click()
+    page.locator("[role=option]", has_text=re.compile(r"^drop$")).first.click()
+    page.get_by_text("1 label decision recorded").wait_for(timeout=60_000)
+    wait_idle(page)
+    for tab in ("Learning curve", "Backbones", "Domain gap"):
+        page.get_by_role("tab", name=tab).click()
+        wait_idle(page)
+        assert page.locator("[data-testid=stException]").count() == 0, tab
+    assert main.locator("[data-testid=stPlotlyChart]").count() >= 1  # the learning curve
+    shot(page, "feasibility_tabs")
+    page.close()
 
 
 def upload_zip(page, tmp_path, name, data):

@@ -86,3 +86,18 @@ def test_learning_curve_figure(curve):
     assert fig.layout.xaxis.type == "log"
     predicted = next(t for t in fig.data if t.name == "predicted")
     assert list(predicted.text) == ["2x", "5x"]
+    # Everything drawn lies between the fewest labels measured and the 5x prediction: no shape
+    # whose x a log axis reads as log10(x) (a "labels now" vline once stretched it to 10^70).
+    xs = np.concatenate([np.asarray(t.x, dtype=float) for t in fig.data])
+    assert not fig.layout.shapes
+    assert xs.min() >= min(p["per_class"] for p in curve.points) * 0.99
+    assert xs.max() <= curve.predictions[-1]["per_class"] * 1.01
+
+
+def test_curve_survives_the_json_round_trip_of_a_report(curve):
+    import json
+
+    from tlcore.feasibility.curve import LearningCurve
+    back = LearningCurve.from_dict(json.loads(json.dumps(curve.to_dict())))
+    assert back.sentence == curve.sentence and back.predictions == curve.predictions
+    np.testing.assert_allclose(back.fit.band([100.0]), curve.fit.band([100.0]))

@@ -109,6 +109,14 @@ class LearningCurve:
     def to_dict(self) -> dict:
         return asdict(self)
 
+    @classmethod
+    def from_dict(cls, d: dict) -> "LearningCurve":
+        """The inverse of to_dict (a report read back from JSON)."""
+        fit = PowerLawFit(**d["fit"]) if d.get("fit") else None
+        return cls(points=list(d["points"]), fit=fit, per_class=float(d["per_class"]), accuracy=float(d["accuracy"]),
+                   predictions=list(d.get("predictions", [])), level=float(d.get("level", 0.8)),
+                   sentence=str(d.get("sentence", "")))
+
 
 def _point(train_f, train_y, test_f, test_y, class_names, fraction, seed, num_classes) -> dict:
     idx = np.arange(len(train_y)) if fraction >= 1 else stratified_subset(train_y, fraction, seed)

@@ -42,6 +42,9 @@ def out_of_fold_probabilities(features: np.ndarray, labels: np.ndarray, num_clas
     return probs
 
 
+CONFIDENT = 0.9
+
+
 @dataclass(frozen=True)
 class SuspectLabel:
     index: int  # position in the labels that were checked
@@ -51,6 +54,13 @@ class SuspectLabel:
     self_confidence: float  # out-of-fold probability of the given label
     given_name: str = ""
     suggested_name: str = ""
+    suggested_confidence: float = 0.0  # out-of-fold probability of the suggested class
+
+    @property
+    def confident(self) -> bool:
+        """The head gives another class at least CONFIDENT: where flags are most often real
+        errors (benchmarks/feasibility_checks.py: about 1.5x the precision of all flags)."""
+        return self.suggested_confidence >= CONFIDENT
 
 
 def find_suspect_labels(features: np.ndarray, labels: np.ndarray, ids, class_names, k: int = 5, seed: int = 0,
@@ -67,7 +77,8 @@ def find_suspect_labels(features: np.ndarray, labels: np.ndarray, ids, class_nam
     for i in ranked:
         given, suggested = int(labels[i]), int(np.argmax(pred_probs[i]))
         out.append(SuspectLabel(int(i), str(ids[i]), given, suggested, float(pred_probs[i, given]),
-                                str(class_names[given]), str(class_names[suggested])))
+                                str(class_names[given]), str(class_names[suggested]),
+                                float(pred_probs[i, suggested])))
     return out
 
 
@@ -109,9 +120,17 @@ class LabelEdits:
     def to_json(self) -> str:
         return json.dumps(asdict(self), indent=1, sort_keys=True)
 
+    def to_dict(self) -> dict:
+        return asdict(self)
+
     @classmethod
     def from_json(cls, text: str) -> "LabelEdits":
-        raw = json.loads(text)
+        return cls.from_dict(json.loads(text))
+
+    @classmethod
+    def from_dict(cls, raw: dict) -> "LabelEdits":
+        if not isinstance(raw, dict):
+            raise ValueError("label edits must be an object with 'drops' and 'relabels'")
         return cls(drops=[str(i) for i in raw.get("drops", [])],
                    relabels={str(k): str(v) for k, v in raw.get("relabels", {}).items()})
 

@@ -45,7 +45,7 @@ def default_candidates() -> list[str]:
     return [name for name in list_backbones() if backbone_info(name).imagenet_available]
 
 
-def _candidates(backbones, weights: str) -> list[tuple[str, str]]:
+def candidate_pairs(backbones, weights: str = "imagenet") -> list[tuple[str, str]]:
     """(name, weights) pairs, checked before any image is touched so a typo fails fast."""
     from ..backbones import backbone_info, get_spec, list_backbones
     from ..registry import UnknownNameError
@@ -103,7 +103,7 @@ def score_features(features: np.ndarray, labels: np.ndarray, seed: int = 0, prob
     return out
 
 
-def _warm_up(pair, dataset, labels, seed: int, probe: bool) -> None:
+def warm_up(pair, dataset, labels, seed: int, probe: bool) -> None:
     """One untimed pass of everything on a little data, so the first row's seconds are not
     the scipy/sklearn imports, the BLAS thread start-up and torch's first convolutions."""
     from torch.utils.data import Subset
@@ -130,30 +130,41 @@ def rank_backbones(target: str, backbones=None, image_size: int = 64, per_class:
     ``probe=False`` skips the k-fold linear probe (seconds per backbone on a CPU).
     ``progress(i, n, name)`` is called before each candidate.
     """
-    import torch
-
-    from ..backbones import create_backbone
-    from ..embed.pretrained import backbone_features
-    pairs = _candidates(backbones, weights)
+    pairs = candidate_pairs(backbones, weights)
     dataset, _ = target_train_set(target, image_size, per_class, seed)
     labels = np.asarray(dataset.labels)
     if len(np.unique(labels)) < 2:
         raise ValueError(f"the training split of {target!r} has fewer than 2 classes: nothing to rank on")
-    _warm_up(pairs[0], dataset, labels, seed, probe)
+    warm_up(pairs[0], dataset, labels, seed, probe)
     rows = []
-    for i, (name, w) in enumerate(pairs):
+    for i, pair in enumerate(pairs):
         if progress:
-            progress(i, len(pairs), name)
-        t0 = time.perf_counter()
-        torch.manual_seed(seed)  # random-init controls are reproducible too
-        model = create_backbone(name, w, num_classes=None).eval()
-        features = backbone_features(model, model.info, dataset)
-        seconds_features = time.perf_counter() - t0
-        del model
-        scores = score_features(features, labels, seed, probe)
-        rows.append(RankRow(backbone=name, weights=w, feature_dim=features.shape[1], n_images=len(labels),
-                            seconds_features=seconds_features, **scores))
+            progress(i, len(pairs), pair[0])
+        features, seconds_features = candidate_features(pair, dataset, seed)
+        rows.append(rank_row(pair, features, labels, seconds_features, seed, probe))
     return sorted(rows, key=lambda r: -r.logme)
+
+
+def candidate_features(pair: tuple[str, str], dataset, seed: int = 0) -> tuple[np.ndarray, float]:
+    """(pooled features of ``dataset`` under the untrained backbone, seconds for model build +
+    forward pass). Seeded, so a random-init control is the same network every time."""
+    import torch
+
+    from ..backbones import create_backbone
+    from ..embed.pretrained import backbone_features
+    t0 = time.perf_counter()
+    torch.manual_seed(seed)
+    model = create_backbone(pair[0], pair[1], num_classes=None).eval()
+    features = backbone_features(model, model.info, dataset)
+    return features, time.perf_counter() - t0
+
+
+def rank_row(pair: tuple[str, str], features: np.ndarray, labels: np.ndarray, seconds_features: float,
+             seed: int = 0, probe: bool = True) -> RankRow:
+    """One candidate's row: its scores on ``features`` (the labelled training images)."""
+    scores = score_features(features, labels, seed, probe)
+    return RankRow(backbone=pair[0], weights=pair[1], feature_dim=features.shape[1], n_images=len(labels),
+                   seconds_features=seconds_features, **scores)
 
 
 def format_table(rows: list[RankRow]) -> str:

@@ -44,8 +44,10 @@ def learning_curve_figure(curve) -> go.Figure:
                                      array=[max(0.0, p["high"] - p["accuracy"]) for p in pr],
                                      arrayminus=[max(0.0, p["accuracy"] - p["low"]) for p in pr]),
                         hovertemplate="%{x:.0f} a class: %{y:.1%}<extra>predicted</extra>")
-    fig.add_vline(x=curve.per_class, line=dict(color="#BAB0AC", dash="dot"),
-                  annotation_text="labels now", annotation_position="bottom right")
+    # A trace, not add_vline: on a log axis a shape's x is read as log10(x), which put the
+    # line (and the axis range) at 10^70 labels.
+    fig.add_scatter(x=[curve.per_class] * 2, y=[0, 1], mode="lines", line=dict(color="#BAB0AC", dash="dot"),
+                    name=f"labels now ({curve.per_class:.0f} a class)", hoverinfo="skip")
     fig.update_layout(height=380, title="Learning curve: test accuracy vs labels per class",
                       xaxis=dict(type="log", title="labelled images per class"),
                       yaxis=dict(tickformat=".0%", title="test accuracy", rangemode="tozero"), **LAYOUT)

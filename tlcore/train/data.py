@@ -107,6 +107,9 @@ def _load(spec: str, domain: str | None, cfg, seed: int) -> ImageSet:
 def prepare_data(config, uses_target_labels_by_default: bool = True) -> RunData:
     cfg = config.data
     target = _load(cfg.target, cfg.target_domain, cfg, config.seed)
+    if cfg.label_edits:
+        from ..feasibility.labels import LabelEdits, edited_image_set
+        target = edited_image_set(target, LabelEdits.from_dict(cfg.label_edits))
     source, source_labels, warnings = None, None, []
     if cfg.source:
         source = _load(cfg.source, cfg.source_domain, cfg, config.seed + 1)
