@@ -2,6 +2,7 @@ from pathlib import Path
 
 import streamlit as st
 
+from pages.shared.gradcam_view import gradcam_for_uploads
 from pages.shared.run_picker import pick_run
 from pages.shared.setup import page_setup
 from tlcore.backbones import WeightsError
@@ -32,6 +33,8 @@ st.caption(f"{len(model.class_names)} classes: {', '.join(model.class_names[:20]
            + ("…" if len(model.class_names) > 20 else ""))
 k = st.slider("Top classes to show", 1, min(10, len(model.class_names)), min(3, len(model.class_names)),
               key="ui.topk")
+explain = st.toggle("Show what the model looks at", key="ui.predict_gradcam",
+                    help="A Grad-CAM heat map of each image's top class: where the evidence for it lies.")
 files = st.file_uploader("Images", accept_multiple_files=True, key="ui.predict_files",
                          type=["jpg", "jpeg", "png", "bmp", "gif", "webp", "tif", "tiff"])
 if files:
@@ -39,13 +42,17 @@ if files:
         results = model.predict_files([(f.name, f.getvalue()) for f in files[:64]], k)
     if len(files) > 64:
         st.warning(f"Only the first 64 of {len(files)} images were classified.")
-    for f, result in zip(files, results):
-        c1, c2 = st.columns([1, 4])
+    heat = gradcam_for_uploads(model, results) if explain else [None] * len(results)
+    for result, painted in zip(results, heat):
+        cols = st.columns([1, 1, 3] if explain else [1, 4])  # image, [heat map,] classes
+        c1, c2 = cols[0], cols[-1]
         if result["error"]:
             c1.markdown(f"**{result['file']}**")
             c2.error(f"Not classified: {result['error']}")
             continue
         c1.image(result["image"], width=120)  # the decoded pixels, never the raw upload
+        if painted is not None:
+            cols[1].image(painted, width=120, caption=f"evidence for {result['top'][0][0]}")
         c2.markdown(f"**{result['file']}** → **{result['top'][0][0]}** ({result['top'][0][1]:.0%})")
         c2.dataframe([{"class": c, "probability": p} for c, p in result["top"]], hide_index=True,
                      column_config={"probability": st.column_config.ProgressColumn(format="percent", min_value=0,

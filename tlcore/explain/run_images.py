@@ -1,0 +1,73 @@
+"""A finished run's target test images, at full resolution, for its heat maps.
+
+The run folder keeps only 64-px thumbnails (``target_test_thumbs.npy``), fine for a
+gallery but coarser than a run at 224 px saw. So the images are loaded again through the
+run's own config (same seed, same splits, same label edits), without its source set, and
+matched to the saved predictions by image id. When that fails (an uploaded set that is
+gone, data that changed since) the thumbnails stand in, and ``note`` says so.
+"""
+from __future__ import annotations
+
+import dataclasses
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+from ..config import RunConfig
+
+MAX_SIDE = 384  # kept per image: above every input size the UI offers, far below a photo
+
+
+@dataclass(frozen=True)
+class RunTestImages:
+    ids: list[str]  # in the order of target_test_predictions.json
+    images: list[np.ndarray]  # (H, W, 3) uint8, one per id
+    note: str | None  # why the thumbnails are used, when they are
+
+
+class RunImagesUnavailable(FileNotFoundError):
+    """Neither the run's data nor its thumbnails can be read."""
+
+
+def run_test_images(folder: str | Path) -> RunTestImages:
+    folder = Path(folder)
+    try:
+        ids = json.loads((folder / "target_test.json").read_text())["ids"]
+    except (OSError, ValueError, KeyError) as exc:
+        raise RunImagesUnavailable(f"run folder {folder} has no test set record yet (target_test.json): {exc}")
+    try:
+        return RunTestImages(ids, _reload(folder, ids), None)
+    except Exception as exc:  # any failure to reload (missing upload, changed data): fall back, say why
+        reason = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+    thumbs_path = folder / "target_test_thumbs.npy"
+    if not thumbs_path.exists():
+        raise RunImagesUnavailable(f"the run's test images cannot be loaded ({reason}) and it kept no thumbnails")
+    thumbs = np.load(thumbs_path, allow_pickle=False)
+    n = min(len(ids), len(thumbs))
+    return RunTestImages(ids[:n], [thumbs[i] for i in range(n)],
+                         f"the run's images could not be loaded again ({reason}); using its 64-px thumbnails")
+
+
+def _reload(folder: Path, ids: list[str]) -> list[np.ndarray]:
+    from ..train.data import prepare_data  # the run's own loading path, imported on use: it is heavy
+
+    config = RunConfig.from_json(folder / "config.json")
+    config = config.replace(data=dataclasses.replace(config.data, source=None))
+    data = prepare_data(config)  # the target only: its splits depend on the target and the seed alone
+    test = data.target_index("test")
+    by_id = {data.target.ids[i]: i for i in test}
+    missing = [i for i in ids if i not in by_id]
+    if missing:
+        raise LookupError(f"{len(missing)} of {len(ids)} test images are no longer in the data, e.g. {missing[0]}")
+    keep = max(MAX_SIDE, config.data.image_size or 0)
+    return [_shrink(data.target.images[by_id[i]], keep) for i in ids]
+
+
+def _shrink(image: np.ndarray, max_side: int) -> np.ndarray:
+    img = Image.fromarray(np.asarray(image)).convert("RGB")
+    if max(img.size) > max_side:
+        img.thumbnail((max_side, max_side), Image.Resampling.BILINEAR)
+    return np.asarray(img)
