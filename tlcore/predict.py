@@ -16,6 +16,27 @@ from .strategies import create_strategy
 from .train.data import BatchPreprocess
 
 
+def square_inputs(images: list[np.ndarray], size: int) -> np.ndarray:
+    """(N, size, size, 3) uint8: each image as RGB, squashed whole to a square (PIL bilinear).
+    What every trained model here is given at inference (Predict, Grad-CAM, the exports'
+    input contract) and what the training loop's ResizedImages does."""
+    return np.stack([np.asarray(Image.fromarray(np.asarray(img)).convert("RGB").resize(
+        (size, size), Image.Resampling.BILINEAR)) for img in images])
+
+
+def run_test_split(run_folder: str | Path):
+    """(ids, decoded images, labels) of a run's target test split, rebuilt from its config.json
+    as the training loop built it (same loader, seed, splits and label edits). The source set
+    plays no part in the target's split, so it is not loaded."""
+    import dataclasses
+
+    from .train.data import prepare_data  # the data stack: only when asked
+    config = RunConfig.from_json(Path(run_folder) / "config.json")
+    data = prepare_data(config.replace(data=dataclasses.replace(config.data, source=None)))
+    index = data.target_index("test")
+    return [data.target.ids[i] for i in index], [data.target.images[i] for i in index], data.target.labels[index]
+
+
 class NoCheckpoint(FileNotFoundError):
     """The run has not saved a checkpoint yet (it saves one after each epoch)."""
 
@@ -45,8 +66,7 @@ class Predictor:
         """Top-``k`` (class, probability) for each (H, W, 3) uint8 image."""
         if not images:
             return []
-        x = torch.stack([torch.from_numpy(np.asarray(Image.fromarray(img).convert("RGB").resize(
-            (self.size, self.size), Image.Resampling.BILINEAR)).copy()).permute(2, 0, 1) for img in images])
+        x = torch.from_numpy(square_inputs(images, self.size)).permute(0, 3, 1, 2)
         prob = self.model(self.preprocess(x)).float().softmax(1)
         top = prob.topk(min(k, prob.shape[1]), dim=1)
         return [[(self.class_names[int(i)], float(p)) for p, i in zip(ps, idx)]

@@ -63,8 +63,8 @@ class CamExplainer:
     def inputs(self, images: list[np.ndarray]) -> torch.Tensor:
         """The images as the model sees them: whole image squashed to S x S, normalised
         (the same as ``Predictor.predict`` and the training loop)."""
-        batch = np.stack([np.asarray(Image.fromarray(np.asarray(im)).convert("RGB").resize(
-            (self.size, self.size), Image.Resampling.BILINEAR)) for im in images])
+        from ..predict import square_inputs
+        batch = square_inputs(images, self.size)
         x = torch.from_numpy(batch).permute(0, 3, 1, 2).float().div_(255.0)
         return (x - self._mean) / self._std
 

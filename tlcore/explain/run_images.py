@@ -8,15 +8,12 @@ gone, data that changed since) the thumbnails stand in, and ``note`` says so.
 """
 from __future__ import annotations
 
-import dataclasses
 import json
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 from PIL import Image
-
-from ..config import RunConfig
 
 MAX_SIDE = 384  # kept per image: above every input size the UI offers, far below a photo
 
@@ -52,18 +49,15 @@ def run_test_images(folder: str | Path) -> RunTestImages:
 
 
 def _reload(folder: Path, ids: list[str]) -> list[np.ndarray]:
-    from ..train.data import prepare_data  # the run's own loading path, imported on use: it is heavy
-
-    config = RunConfig.from_json(folder / "config.json")
-    config = config.replace(data=dataclasses.replace(config.data, source=None))
-    data = prepare_data(config)  # the target only: its splits depend on the target and the seed alone
-    test = data.target_index("test")
-    by_id = {data.target.ids[i]: i for i in test}
+    from ..predict import run_test_split  # the run's own loading path, imported on use: it is heavy
+    from ..config import RunConfig
+    test_ids, images, _ = run_test_split(folder)
+    by_id = dict(zip(test_ids, images))
     missing = [i for i in ids if i not in by_id]
     if missing:
         raise LookupError(f"{len(missing)} of {len(ids)} test images are no longer in the data, e.g. {missing[0]}")
-    keep = max(MAX_SIDE, config.data.image_size or 0)
-    return [_shrink(data.target.images[by_id[i]], keep) for i in ids]
+    keep = max(MAX_SIDE, RunConfig.from_json(folder / "config.json").data.image_size or 0)
+    return [_shrink(by_id[i], keep) for i in ids]
 
 
 def _shrink(image: np.ndarray, max_side: int) -> np.ndarray:
