@@ -35,6 +35,12 @@ class TrainResult:
     history: list[dict] = field(default_factory=list)
     is_global_zero: bool = True  # False in the other processes of a multi-device run
 
+    @property
+    def model(self) -> torch.nn.Module:
+        """The trained network that maps target images (normalised, N x 3 x S x S) to logits,
+        in eval mode; its weights are the run's last epoch (the best one is in best.safetensors)."""
+        return self.strategy.eval_model("target").eval()
+
 
 def make_fabric(config: RunConfig):
     try:
