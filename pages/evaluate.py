@@ -1,11 +1,13 @@
 import streamlit as st
 
 from pages.shared.format import gain, percent
+from pages.shared.replay_view import replay_note, rerun_button
 from pages.shared.run_picker import pick_run
+from pages.shared.seeds_view import compare_section, group_section
 from pages.shared.setup import page_setup
 from tlcore.metrics import classification_metrics
-from tlcore.plots import before_after_figure, compare_curves_figure, confusion_figure, per_class_rows
-from tlcore.runs.read import MetricsFeed, config_table, list_overviews, target_test_predictions
+from tlcore.plots import before_after_figure, confusion_figure, per_class_rows
+from tlcore.runs.read import MetricsFeed, target_test_predictions
 
 store = page_setup("Evaluate")
 run = pick_run(store) if store is not None else None
@@ -13,6 +15,9 @@ if run is None:
     st.info("No run yet. Start one on the Train page; its evaluation appears here as soon as an epoch ends.")
     st.page_link("pages/train.py", label="Go to Train", icon=":material/model_training:")
     st.stop()
+
+rerun_button(store, run)
+replay_note(store, run)
 
 summary = store.get(run["id"])["summary"] or {}
 predictions = target_test_predictions(store, run["id"])
@@ -42,6 +47,7 @@ for col, (key, label) in zip(cols, (("accuracy", "Accuracy"), ("macro_recall", "
     col.metric(label, percent(after), delta=change and f"{change} (before: {percent(before)})")
 if summary.get("before.method"):
     st.caption(f"Before transfer: {summary['before.method']}.")
+group_section(store, run)
 st.plotly_chart(before_after_figure(summary), width="stretch")
 
 class_names = (predictions or {}).get("class_names") or summary.get("class_names") or []
@@ -73,30 +79,4 @@ if predictions and predictions.get("thumbs") is not None:
 
 st.divider()
 st.subheader("Compare runs")
-runs = list(reversed(list_overviews(store)))
-labels = {r["id"]: f"{r['name']} · {r['id']}" for r in runs}
-st.session_state.setdefault("eval.compare", [r["id"] for r in runs[:3]])
-st.session_state["eval.compare"] = [i for i in st.session_state["eval.compare"] if i in labels]
-chosen = st.multiselect("Runs", list(labels), key="eval.compare", format_func=labels.get)
-if chosen:
-    by_id = {r["id"]: r for r in runs}
-    st.dataframe([{"run": i, "name": by_id[i]["name"], "status": by_id[i]["status"],
-                   "strategy": by_id[i]["strategy"], "test accuracy": by_id[i]["target.test.accuracy"],
-                   "test macro F1": by_id[i]["target.test.macro_f1"],
-                   "before transfer": by_id[i]["before.target.test.accuracy"]} for i in chosen],
-                 hide_index=True, width="stretch",
-                 column_config={k: st.column_config.NumberColumn(format="percent")
-                                for k in ("test accuracy", "test macro F1", "before transfer")})
-    rows, differ = config_table(store, chosen)
-    only_diff = st.toggle("Only settings that differ", value=True, key="ui.only_diff")
-    shown_rows = [r for r in rows if r["setting"] in differ] if only_diff else rows
-    if shown_rows:
-        import pandas as pd
-        frame = pd.DataFrame(shown_rows).set_index("setting").astype(str)
-        st.dataframe(frame.style.apply(lambda row: ["background-color: #fff3cd" if row.name in differ else ""
-                                                    for _ in row], axis=1), width="stretch")
-    else:
-        st.caption("These runs have the same settings.")
-    metric = st.selectbox("Curve", ["accuracy", "macro_f1", "loss"], key="eval.curve")
-    curves = {f"{by_id[i]['name']} ({i[-6:]})": MetricsFeed(store, i).poll() for i in chosen}
-    st.plotly_chart(compare_curves_figure(curves, "target.val", metric), width="stretch")
+compare_section(store)

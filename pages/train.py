@@ -4,7 +4,7 @@ from pages.shared.data_choice import chosen
 from pages.shared.run_panel import run_panel
 from pages.shared.setup import active_run, page_setup, set_active_run
 from pages.shared.train_form import build_config, strategy_choice, training_fields
-from tlcore.runs import RunStoreError, prepare_standby, submit
+from tlcore.runs import RunStoreError, prepare_standby, submit_seeds
 from tlcore.runs.read import list_overviews
 from tlcore.train import ConfigError, validate_config
 
@@ -35,14 +35,17 @@ with st.expander("New run", expanded=active_run(store) is None):
             problem = str(exc)
     if problem:
         st.error(problem)
-    if st.button("Start training", type="primary", icon=":material/play_arrow:", disabled=problem is not None
+    seeds = int(fields["seeds"])
+    label = "Start training" + (f" ({seeds} seeds, {int(fields['seed'])}–{int(fields['seed']) + seeds - 1})"
+                                if seeds > 1 else "")
+    if st.button(label, type="primary", icon=":material/play_arrow:", disabled=problem is not None
                  or store is None, key="ui.start"):
-        try:
-            run_id = submit(store, config, fields["name"])
+        try:  # several seeds: queued as one group; the job cap runs them one after another
+            run_ids = submit_seeds(store, config, seeds, fields["name"])
         except RunStoreError as exc:  # e.g. too little free disk: the message has the figures
             st.error(f"The run was not started: {exc}")
         else:
-            set_active_run(run_id)
+            set_active_run(run_ids[0])
             st.session_state.pop("run.feeds", None)
             st.rerun()
 
@@ -56,13 +59,13 @@ if store is not None:
         st.divider()
         st.subheader("Runs")
         labels = {r["id"]: f"{r['name']} · {r['status']} · {r['id']}" for r in runs}
-        current = run["id"] if run else runs[0]["id"]
-        picked = st.selectbox("Show run", list(labels), index=list(labels).index(current), format_func=labels.get,
-                              key="ui.pick_run")
-        if picked != current:
-            set_active_run(picked)
-            st.rerun()
+        # The box shows the active run however it became active (Start, a seed group moving
+        # on); a keyed select box would otherwise keep its previous choice and switch back.
+        st.session_state["ui.pick_run"] = run["id"] if run else runs[0]["id"]
+        st.selectbox("Show run", list(labels), format_func=labels.get, key="ui.pick_run",
+                     on_change=lambda: set_active_run(st.session_state["ui.pick_run"]))
         st.dataframe([{"run": r["id"], "name": r["name"], "status": r["status"], "strategy": r["strategy"],
-                       "backbone": r["backbone"], "target": r["target"].rsplit("/", 1)[-1], "test accuracy": r["target.test.accuracy"]}
+                       "backbone": r["backbone"], "target": r["target"].rsplit("/", 1)[-1], "seed": r["seed"],
+                       "group": r["group"], "test accuracy": r["target.test.accuracy"]}
                       for r in runs[:50]], width="stretch", hide_index=True,
                      column_config={"test accuracy": st.column_config.NumberColumn(format="percent")})

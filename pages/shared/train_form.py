@@ -8,12 +8,18 @@ from tlcore.backbones import backbone_info
 from tlcore.config import (DataConfig, FeatureMapConfig, ModelConfig, OptimConfig, RunConfig, ScheduleConfig,
                            StrategyConfig)
 from tlcore.data import is_domain
+from tlcore.runs.seeds import MAX_SEEDS
 from tlcore.strategies import list_strategies, strategy_info
 from tlcore.strategies.recommend import recommended_adaptation
 
 from .setup import device_label
 
 ON_CPU = device_label().startswith("CPU")
+SEEDS_HELP = ("Run these settings this many times, with seeds s, s+1, … (s: the Seed under Data and run settings), "
+              "one after another. A seed changes the images drawn, the split, the new head's start and the batch "
+              "order; on a few hundred images that alone moves the test accuracy by a few points. With several "
+              "seeds the Evaluate page shows mean ± std, so you can tell whether one method beats another by more "
+              "than that.")
 
 
 def _default(key: str, value) -> None:
@@ -87,11 +93,12 @@ def training_fields(info, target: str) -> dict:
     _default("train.target_labels", 0)
     _default("train.augment", "none")
     _default("train.seed", 0)
+    _default("train.seeds", 1)
     _default("train.patience", 0)
     _default("train.name", "")
     _default("train.map_every", 1)
     _default("train.map_points", 500 if ON_CPU else 1000)
-    c = st.columns(4)
+    c = st.columns(5)
     fields = {
         "epochs": c[0].number_input("Epochs", 1, 500, key="train.epochs"),
         "lr": c[1].number_input("Learning rate", 1e-6, 10.0, key="train.lr", format="%g",
@@ -99,6 +106,7 @@ def training_fields(info, target: str) -> dict:
         "optimizer": c[2].selectbox("Optimiser", ["adamw", "sgd"], key="train.optimizer"),
         "scheduler": c[3].selectbox("LR schedule", ["cosine", "onecycle", "constant", "dann"], key="train.scheduler",
                                     help="dann: lr / (1 + 10p)^0.75 as in the DANN paper"),
+        "seeds": c[4].number_input("Seeds", 1, MAX_SEEDS, key="train.seeds", help=SEEDS_HELP),
     }
     with st.expander("Data and run settings"):
         c = st.columns(4)

@@ -14,6 +14,7 @@ import pytest
 
 from tlcore.config import DataConfig, ModelConfig, OptimConfig, RunConfig, ScheduleConfig
 from tlcore.runs import RunStore, RunStoreError, jobs
+from tlcore.runs.store import SCHEMA_VERSION
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -49,7 +50,7 @@ def epochs_done(store, run_id) -> int:
 
 
 def test_schema_is_versioned_and_runs_are_recorded(store):
-    assert store._db.execute("PRAGMA user_version").fetchone()[0] == 1
+    assert store._db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
     assert store._db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
     run_id = store.create_run(small(), "my run")
     run = store.get(run_id)

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import numpy as np
 import plotly.graph_objects as go
+from plotly.colors import qualitative
 
 from .style import LAYOUT, TEST
-from .training import series
+from .training import add_band, seed_band, series
 
 SCORES = (("accuracy", "accuracy"), ("macro_recall", "macro recall"), ("macro_f1", "macro F1"))
 
@@ -53,15 +54,29 @@ def confusion_figure(matrix, class_names, normalise: bool = False) -> go.Figure:
     return fig
 
 
-def compare_curves_figure(runs: dict[str, list[dict]], split: str = "target.val", name: str = "accuracy") -> go.Figure:
-    """One metric of several runs, per epoch, overlaid."""
+def compare_curves_figure(runs: dict[str, list], split: str = "target.val", name: str = "accuracy") -> go.Figure:
+    """One metric of several runs, per epoch, overlaid, in the order given. A value is a run's
+    metric rows, or a seed group's: a list of its runs' rows, drawn as their mean with a band
+    (see ``seed_band``: ±1 std from 3 seeds, min-max with 2)."""
     fig = go.Figure()
+    percent = name in ("accuracy", "macro_f1", "macro_recall")
+    colours = iter(qualitative.Plotly * 4)
+    has_group = False
     for label, rows in runs.items():
+        colour = next(colours)
+        if rows and isinstance(rows[0], list):  # a seed group
+            has_group = True
+            band = seed_band(rows, split, name)
+            if band:
+                add_band(fig, band, label, colour, percent)
+            continue
         epochs, values = series(rows, split, name, x="epoch")
         if len(epochs):
-            fig.add_scatter(x=epochs.tolist(), y=values.tolist(), mode="lines+markers", name=label)
-    percent = name in ("accuracy", "macro_f1", "macro_recall")
+            fig.add_scatter(x=epochs.tolist(), y=values.tolist(), mode="lines+markers", name=label,
+                            line=dict(color=colour))
     fig.update_layout(height=340, title=f"{split} {name.replace('_', ' ')} per epoch", xaxis_title="epoch",
                       yaxis=dict(tickformat=".0%") if percent else {}, **LAYOUT)
+    if has_group:  # its legend entries are long: below the chart, not beside the title
+        fig.update_layout(height=400, legend=dict(orientation="h", x=0, xanchor="left", y=-0.2, yanchor="top"))
     fig.update_xaxes(dtick=1)
     return fig

@@ -128,3 +128,81 @@ def weights_figure(weights: list[float]) -> go.Figure:
     fig.update_layout(height=300, title=f"Source instance weights ({len(weights):,} samples)",
                       xaxis_title="weight", yaxis_title="samples", **LAYOUT)
     return fig
+
+
+# ---- seed groups: one line for the mean, a band for the seeds' spread
+
+def seed_band(runs: list[list[dict]], split: str = "target.val", name: str = "accuracy") -> dict | None:
+    """Mean and spread of one per-epoch metric over a seed group's runs (their metric rows).
+
+    Each epoch counts the runs that reached it (a running seed is behind the finished ones).
+    The band is mean ± 1 sample standard deviation where 3 or more runs are there, and the
+    min-max range where only 2 are (the std of two values is their distance over √2: wider
+    than what was seen). None when no run has the metric yet."""
+    per_run = [dict(zip(*(a.tolist() for a in series(rows, split, name, x="epoch")))) for rows in runs]
+    epochs = sorted(set().union(*per_run)) if per_run else []
+    if not epochs:
+        return None
+    band = {"epoch": epochs, "mean": [], "low": [], "high": [], "n": []}
+    for epoch in epochs:
+        values = np.array([r[epoch] for r in per_run if epoch in r])
+        mean = float(values.mean())
+        std = float(values.std(ddof=1)) if len(values) >= 3 else None
+        band["mean"].append(mean)
+        band["low"].append(mean - std if std is not None else float(values.min()))
+        band["high"].append(mean + std if std is not None else float(values.max()))
+        band["n"].append(len(values))
+    most = max(band["n"])
+    band["band"] = "±1 std" if most >= 3 else "min–max" if most == 2 else None
+    return band
+
+
+def _rgba(hex_colour: str, alpha: float) -> str:
+    r, g, b = (int(hex_colour.lstrip("#")[i:i + 2], 16) for i in (0, 2, 4))
+    return f"rgba({r},{g},{b},{alpha})"
+
+
+def _band_legend(band: dict, label: str | None) -> str:
+    """'A · finetune (mean of 3 seeds, band ±1 std)', or without a label 'mean of 3 seeds (band ±1 std)'."""
+    mean = f"mean of {max(band['n'])} seeds"
+    if label is None:
+        return mean + (f" (band {band['band']})" if band["band"] else "")
+    return f"{label} ({mean}" + (f", band {band['band']})" if band["band"] else ")")
+
+
+def add_band(fig: go.Figure, band: dict, label: str | None, colour: str, percent: bool = True) -> None:
+    """The mean as a line with markers and, behind it, the band (hover: mean, range, n).
+    ``label``: the group's name in the legend (None: the figure shows one group)."""
+    x, fmt, name = band["epoch"], ".1%" if percent else ".3f", _band_legend(band, label)
+    if band["band"]:
+        fig.add_scatter(x=x, y=band["high"], mode="lines", line=dict(width=0), showlegend=False,
+                        hoverinfo="skip", legendgroup=name)
+        fig.add_scatter(x=x, y=band["low"], mode="lines", line=dict(width=0), fill="tonexty",
+                        fillcolor=_rgba(colour, 0.2), showlegend=False, hoverinfo="skip", legendgroup=name)
+    fig.add_scatter(x=x, y=band["mean"], mode="lines+markers", name=name, line=dict(color=colour),
+                    legendgroup=name, customdata=list(zip(band["low"], band["high"], band["n"])),
+                    hovertemplate=f"epoch %{{x}}: mean %{{y:{fmt}}}, band %{{customdata[0]:{fmt}}}–"
+                                  f"%{{customdata[1]:{fmt}}} (n=%{{customdata[2]}})<extra></extra>")
+
+
+def group_curve_figure(runs: dict[str, list[dict]], split: str = "target.val", name: str = "accuracy") -> go.Figure:
+    """A seed group's validation curve: each seed thin, their mean with its band on top.
+    ``runs``: seed label -> metric rows."""
+    fig = go.Figure()
+    for label, rows in runs.items():
+        epochs, values = series(rows, split, name, x="epoch")
+        if len(epochs):
+            fig.add_scatter(x=_plain(epochs), y=_plain(values), mode="lines", name=label, opacity=0.45,
+                            line=dict(color=VAL, width=1, dash="dot"), showlegend=False,
+                            hovertemplate=f"{label}, epoch %{{x}}: %{{y:.1%}}<extra></extra>")
+    band = seed_band(list(runs.values()), split, name)
+    if band:
+        add_band(fig, band, None, VAL)
+    fig.update_layout(height=320, title=f"Seed group: {split.replace('.', ' ')} {name.replace('_', ' ')} "
+                                        "(dotted: each seed)",
+                      xaxis_title="epoch", yaxis=dict(tickformat=".0%", range=[0, 1.02]), **LAYOUT)
+    fig.update_xaxes(dtick=1, rangemode="tozero")
+    if not fig.data:
+        fig.add_annotation(text="appears when the first epoch ends", showarrow=False, x=0.5, y=0.5,
+                           xref="paper", yref="paper", font=dict(color="grey"))
+    return fig

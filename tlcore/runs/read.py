@@ -20,7 +20,8 @@ def overview(run: dict) -> dict:
     summary = run["summary"] or {}
     return {"id": run["id"], "name": run["name"], "status": run["status"], "created": run["created"],
             "strategy": config["strategy"]["name"], "backbone": config["model"]["backbone"],
-            "target": config["data"]["target"], "source": config["data"]["source"],
+            "target": config["data"]["target"], "source": config["data"]["source"], "seed": config["seed"],
+            "group": run.get("group_id"), "replay_of": run.get("replay_of"),
             **{k: summary.get(k) for k in HEADLINE}, "error": run["error"], "folder": run["folder"]}
 
 

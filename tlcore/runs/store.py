@@ -19,9 +19,10 @@ from pathlib import Path
 from .errors import RunStoreError
 from .limits import check_disk_space
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 STATUSES = ("queued", "running", "stopping", "stopped", "finished", "failed")
 ACTIVE = ("running", "stopping")
+NEW_GROUP = "new"  # create_run(group=NEW_GROUP): the run starts a seed group named after itself
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS runs (
@@ -37,6 +38,14 @@ CREATE TABLE IF NOT EXISTS metrics (
 CREATE INDEX IF NOT EXISTS metrics_run_step ON metrics (run, step);
 CREATE INDEX IF NOT EXISTS runs_status ON runs (status, created);
 """
+# What brings a store from the version before up to each version. Columns are only added
+# (NULL for the rows already there), so every run an older TL Studio recorded stays readable.
+_MIGRATIONS = {
+    # A seed group (n runs of one config, seeds s, s+1, ...) shares group_id: its first run's
+    # id. replay_of: the run whose config.json a replay was started from.
+    2: ("ALTER TABLE runs ADD COLUMN group_id TEXT", "ALTER TABLE runs ADD COLUMN replay_of TEXT",
+        "CREATE INDEX IF NOT EXISTS runs_group ON runs (group_id)"),
+}
 
 
 # Run ids are made by new_run_id() only: creation time and 6 random hex digits. An id from
@@ -71,7 +80,7 @@ class RunStore:
         self.root = runs_dir(root)
         try:
             self.root.mkdir(parents=True, exist_ok=True)
-            probe = self.root / f".write-test-{os.getpid()}"
+            probe = self.root / f".write-test-{os.getpid()}-{threading.get_ident()}"  # threads open stores too
             probe.write_text("ok")
             probe.unlink()
         except OSError as exc:
@@ -85,8 +94,20 @@ class RunStore:
             raise RunStoreError(f"{self.db_path} is not a usable run database ({exc})") from None
         if version > SCHEMA_VERSION:
             raise RunStoreError(f"{self.db_path} was written by a newer TL Studio (schema {version})")
-        if version < SCHEMA_VERSION:  # 0 -> 1 creates the tables; later versions add migrations here
-            self._db.executescript(_SCHEMA + f"PRAGMA user_version = {SCHEMA_VERSION};")
+        if version < SCHEMA_VERSION:
+            self._migrate(version)
+
+    def _migrate(self, version: int) -> None:
+        """0 (a new file) creates the first tables, then each migration runs in order, all
+        under the write lock: two processes opening an old store at once migrate it once."""
+        if version == 0:
+            self._db.executescript(_SCHEMA)  # IF NOT EXISTS: harmless when another process won the race
+        with self._tx() as db:
+            version = max(1, db.execute("PRAGMA user_version").fetchone()[0])  # re-read under the lock
+            for step in range(version + 1, SCHEMA_VERSION + 1):
+                for statement in _MIGRATIONS[step]:
+                    db.execute(statement)
+            db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
 
     # ---- connection: one per thread, WAL, busy timeout
     @property
@@ -120,15 +141,19 @@ class RunStore:
             self._local.conn = None
 
     # ---- runs
-    def create_run(self, config, name: str = "", folder: str | Path | None = None) -> str:
+    def create_run(self, config, name: str = "", folder: str | Path | None = None, group: str | None = None,
+                   replay_of: str | None = None) -> str:
+        """A queued run. ``group``: the seed group's id (its first run's id; NEW_GROUP for the
+        first run itself); ``replay_of``: the run this one replays."""
         run_id = new_run_id()
         folder = Path(folder).resolve() if folder else self.root / run_id
         check_disk_space(folder)  # before anything is recorded: a refused run leaves no trace
         folder.mkdir(parents=True, exist_ok=True)
         with self._tx() as db:
-            db.execute("INSERT INTO runs (id, name, created, config, status, folder) VALUES (?, ?, ?, ?, ?, ?)",
+            db.execute("INSERT INTO runs (id, name, created, config, status, folder, group_id, replay_of) "
+                       "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
                        (run_id, name or config.name or config.strategy.name, time.time(), config.to_json(),
-                        "queued", str(folder)))
+                        "queued", str(folder), run_id if group == NEW_GROUP else group, replay_of))
         return run_id
 
     def get(self, run_id: str) -> dict:
@@ -146,6 +171,11 @@ class RunStore:
         if status:
             sql, args = sql + " WHERE status = ?", (status,)
         return [_run_dict(r) for r in self._db.execute(sql + " ORDER BY created", args)]
+
+    def group_runs(self, group_id: str) -> list[dict]:
+        """The runs of a seed group, oldest (lowest seed) first; [] for no such group."""
+        return [_run_dict(r) for r in self._db.execute("SELECT * FROM runs WHERE group_id = ? ORDER BY created",
+                                                       (group_id,))]
 
     def update(self, run_id: str, **fields) -> None:
         if "summary" in fields and not isinstance(fields["summary"], (str, type(None))):

@@ -27,10 +27,15 @@ def run_recorded(store, run_id: str, extra_callbacks=(), resume: bool = False):
     from .recorder import StopPoller, StoreRecorder
     run = store.get(run_id)
     config = RunConfig.from_json(run["config"])
+    if config.threads > 0:  # a replay pins the original's count: on the CPU the result depends on it
+        import torch
+        torch.set_num_threads(config.threads)
     stop = StopPoller(store, run_id)
     signal.signal(signal.SIGTERM, lambda *_: stop.trip())  # graceful: stop at the next step
+    # The stop flag is left as it is: a Stop pressed while this worker was still starting up
+    # stops the run at its first step (resume() clears the flag when it queues a run again).
     store.update(run_id, status="running", pid=os.getpid(), host=socket.gethostname(), started=time.time(),
-                 ended=None, error=None, stop_requested=0)
+                 ended=None, error=None)
     folder = Path(run["folder"])
     try:
         result = train(config, out_dir=folder, should_stop=stop,
