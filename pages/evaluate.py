@@ -1,6 +1,8 @@
 import streamlit as st
 
+from pages.shared.export_view import bundle_download
 from pages.shared.format import gain, percent
+from pages.shared.gradcam_view import gradcam_section
 from pages.shared.replay_view import replay_note, rerun_button
 from pages.shared.run_picker import pick_run
 from pages.shared.seeds_view import compare_section, group_section
@@ -76,6 +78,10 @@ if predictions and predictions.get("thumbs") is not None:
         t, p, c = predictions["true"][i], predictions["pred"][i], predictions["confidence"][i]
         grid[k % 8].image(predictions["thumbs"][i], width=72,
                           caption=f"{class_names[t]} → {class_names[p]} ({c:.0%})")
+
+gradcam_section(run, predictions)
+st.subheader("Export")
+bundle_download(run)
 
 st.divider()
 st.subheader("Compare runs")

@@ -342,8 +342,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=_cmd_strategies)
     sub.add_parser("bench", help="run the benchmarks (see: python -m tlcore bench --help)", add_help=False)
+    from .export.cli import add_export_parser
     from .feasibility.cli import add_feasibility_parser
     add_feasibility_parser(sub)
+    add_export_parser(sub)
     p = sub.add_parser("domains", help="list the built-in image domains")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=_cmd_domains)

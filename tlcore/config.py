@@ -87,6 +87,7 @@ class RunConfig:
     # torch's CPU threads (0: the worker's share of the cores). Part of the config because a
     # CPU run's result depends on it: measured here, 1 and 2 threads end on different weights.
     threads: int = 0
+    tracking: str = ""  # "mlflow": also log to MLflow (see tlcore.tracking); MLFLOW_TRACKING_URI turns it on too
     name: str = ""
     environment: dict[str, Any] = field(default_factory=dict)  # library versions, git commit (recorded)
 

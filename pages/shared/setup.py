@@ -53,6 +53,7 @@ def page_setup(title: str) -> RunStore | None:
             st.page_link(script, label=label, icon=icon, query_params={"run": run["id"]} if run else None)
         st.divider()
         st.markdown(f"**Device:** {device_label()}")
+        _tracking_switch(store)
         if run:
             st.markdown(f"**Active run:** `{run['name']}`  \n{status_badge(run['status'])} · `{run['id']}`")
         else:
@@ -65,6 +66,25 @@ def page_setup(title: str) -> RunStore | None:
             st.error(st.session_state.get("run.store_error", "The runs folder cannot be used."))
     st.title(title)
     return store
+
+
+def _tracking_switch(store) -> None:
+    """Log runs to MLflow: on by itself when MLFLOW_TRACKING_URI is set (every run of this
+    server logs there), else a switch that logs new runs to an SQLite file in the runs folder."""
+    import importlib.util
+    import os
+    uri = os.environ.get("MLFLOW_TRACKING_URI", "").strip()
+    if uri:
+        st.caption(f"Runs also log to MLflow at `{uri}` (MLFLOW_TRACKING_URI).")
+        return
+    installed = importlib.util.find_spec("mlflow") is not None
+    on = st.toggle("Log runs to MLflow", key="run.mlflow", disabled=not installed or store is None,
+                   help="New runs also log their settings, per-epoch metrics and exported model to MLflow"
+                        + (f", in {store.root / 'mlflow.db'}" if store is not None else "") if installed else
+                   "MLflow is an optional extra: pip install -r requirements-mlflow.txt")
+    if on and store is not None:
+        st.caption(f"Open it with `mlflow ui --backend-store-uri sqlite:///{store.root.resolve() / 'mlflow.db'}` "
+                   "(the full mlflow package has the web UI).")
 
 
 def _class_password() -> str | None:

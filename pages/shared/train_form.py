@@ -12,6 +12,7 @@ from tlcore.runs.seeds import MAX_SEEDS
 from tlcore.strategies import list_strategies, strategy_info
 from tlcore.strategies.recommend import recommended_adaptation
 
+from .data_choice import label_edits_config
 from .setup import device_label
 
 ON_CPU = device_label().startswith("CPU")
@@ -143,7 +144,8 @@ def build_config(info, params: dict, f: dict, target: str, source: str | None, t
     return RunConfig(
         data=DataConfig(target=target, source=source if info.needs_source else None,
                         per_class=int(f["per_class"]) or None, target_labels_per_class=target_labels,
-                        image_size=int(f["image_size"]), augment=f["augment"]),
+                        image_size=int(f["image_size"]), augment=f["augment"],
+                        label_edits=label_edits_config(target)),
         model=ModelConfig(backbone=st.session_state.get("model.backbone", "efficientnet_lite0"),
                           weights=st.session_state.get("model.weights", "imagenet"),
                           freeze=st.session_state.get("model.freeze", "last:2"),
@@ -154,4 +156,5 @@ def build_config(info, params: dict, f: dict, target: str, source: str | None, t
                                 early_stopping_patience=int(f["patience"]) or None),
         feature_map=FeatureMapConfig(every=int(f["map_every"]), per_domain=int(f["map_points"])),
         batch_size=int(f["batch_size"]), seed=int(f["seed"]),
+        tracking="mlflow" if st.session_state.get("run.mlflow") else "",
         name=f["name"] or f"{info.name} · {target_label if is_domain(target) else target_label[:40]}")

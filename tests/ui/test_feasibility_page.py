@@ -1,6 +1,8 @@
 """The Feasibility page through AppTest (the real script, the real check on the demo target):
 one click runs the check in its background job, the verdict and the four tabs appear, and a
 decision about a suspect label is recorded and reaches the next run's config."""
+import json
+import os
 import time
 from pathlib import Path
 
@@ -15,6 +17,7 @@ ROOT = Path(__file__).resolve().parents[2]
 @pytest.fixture
 def app(tmp_path, monkeypatch):
     monkeypatch.setenv("TLSTUDIO_RUNS_DIR", str(tmp_path / "runs"))
+    monkeypatch.setenv("TLSTUDIO_STANDBY", "0")  # no spare worker: one run is started, and stopped at once
     _store.clear()  # the run store is a cached resource: point it at this test's folder
     at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=120)
     at.run()
@@ -73,6 +76,17 @@ def test_one_click_check_then_a_recorded_decision_reaches_the_run_config(app):
     # The Train page's next run carries them in its config (DataConfig.label_edits).
     at.switch_page("pages/train.py").run()
     assert not at.exception, [e.value for e in at.exception]
+    at.number_input(key="train.per_class").set_value(20)
+    at.number_input(key="train.image_size").set_value(32)
+    at.number_input(key="train.epochs").set_value(1)
+    at.run()
+    at.button(key="ui.start").click().run()
+    assert not at.exception, [e.value for e in at.exception]
+    from tlcore.runs import RunStore, jobs
+    store = RunStore(Path(os.environ["TLSTUDIO_RUNS_DIR"]))
+    (run,) = store.list_runs()
+    jobs.stop(store, run["id"], grace_s=1)  # the config is what this test is about, not the training
+    assert json.loads(run["config"])["data"]["label_edits"] == edits
     at.switch_page("pages/feasibility.py").run()
     at.button(key="ui.feas_undo_all").click().run()
     assert "syndigits" not in at.session_state["data.label_edits"]

@@ -27,8 +27,9 @@ def run_recorded(store, run_id: str, extra_callbacks=(), resume: bool = False):
     from .recorder import StopPoller, StoreRecorder
     run = store.get(run_id)
     config = RunConfig.from_json(run["config"])
+    import torch
+    threads_before = torch.get_num_threads()
     if config.threads > 0:  # a replay pins the original's count: on the CPU the result depends on it
-        import torch
         torch.set_num_threads(config.threads)
     stop = StopPoller(store, run_id)
     signal.signal(signal.SIGTERM, lambda *_: stop.trip())  # graceful: stop at the next step
@@ -37,16 +38,33 @@ def run_recorded(store, run_id: str, extra_callbacks=(), resume: bool = False):
     store.update(run_id, status="running", pid=os.getpid(), host=socket.gethostname(), started=time.time(),
                  ended=None, error=None)
     folder = Path(run["folder"])
+    callbacks = [StoreRecorder(store, run_id), JsonlMetrics(folder), *_tracking(store, run, config, folder),
+                 *extra_callbacks]
     try:
-        result = train(config, out_dir=folder, should_stop=stop,
-                       callbacks=[StoreRecorder(store, run_id), JsonlMetrics(folder), *extra_callbacks],
+        result = train(config, out_dir=folder, should_stop=stop, callbacks=callbacks,
                        resume=resume or bool(run["resume"]))
     except BaseException as exc:  # noqa: BLE001 - any failure must reach the store, then propagate
         store.update(run_id, status="failed", ended=time.time(), error=f"{type(exc).__name__}: {exc}")
         raise
+    finally:
+        torch.set_num_threads(threads_before)  # a caller in this process keeps its own count
     store.update(run_id, status=result.status, ended=time.time(), error=result.summary.get("error"),
                  summary=result.summary, resume=0)
     return result
+
+
+def _tracking(store, run: dict, config, folder: Path) -> list:
+    """The MLflow logger when the user asked for tracking (tlcore.tracking), else nothing;
+    why it is missing, when asked for, goes to the run's log."""
+    from ..tracking import mlflow_callback
+
+    def bundle() -> Path:  # built only at the end of a finished run, and only when tracked
+        from ..export import write_bundle
+        return write_bundle(folder, store_row=run)
+    logger, note = mlflow_callback(config, folder, run["id"], store.root, bundle=bundle)
+    if note:
+        print(note, flush=True)
+    return [logger] if logger else []
 
 
 def _wait_for_run(runs_dir: str | None) -> str | None:
