@@ -152,6 +152,8 @@ def test_feasibility_check_of_the_demo_in_one_click(server, browser):
     page.get_by_role("button", name="Run the feasibility check").click()
     page.wait_for_selector("[data-testid=stProgress]", timeout=60_000)  # progress while the job works
     page.get_by_text("Best backbone").wait_for(timeout=240_000)
+    # The page's last line: the whole report has been drawn (the status widget can lag).
+    page.get_by_text(re.compile(r"held out\) at \d+ px; took")).wait_for(timeout=60_000)
     wait_idle(page)
     main = page.locator("[data-testid=stMain]")
     text = main.inner_text()

@@ -3,22 +3,10 @@ final metrics on the CPU; what a replay warns about when the recorded environmen
 import json
 from pathlib import Path
 
-import pytest
 import torch
 
 from tlcore.config import DataConfig, FeatureMapConfig, ModelConfig, RunConfig, ScheduleConfig
-from tlcore.runs import RunStore, jobs
 from tlcore.runs.replay import FINAL, environment_changes, replay_config, replay_report, replay_warnings
-
-
-@pytest.fixture
-def store(tmp_path, monkeypatch):
-    monkeypatch.setenv("TLSTUDIO_MAX_JOBS", "1")
-    s = RunStore(tmp_path / "runs")
-    yield s
-    for run in s.list_runs():  # never leave a worker behind
-        if run["status"] in ("queued", "running", "stopping"):
-            jobs.stop(s, run["id"], grace_s=5)
 
 
 def test_a_pretrained_run_and_its_replay_end_on_identical_final_metrics(store, capsys):

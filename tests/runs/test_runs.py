@@ -6,7 +6,6 @@ import signal
 import sqlite3
 import subprocess
 import sys
-import threading
 import time
 from pathlib import Path
 
@@ -24,16 +23,6 @@ def small(epochs=3, per_class=30) -> RunConfig:
     return RunConfig(data=DataConfig(target="syndigits", per_class=per_class, image_size=28),
                      model=ModelConfig(backbone="dann_digits_cnn", weights="none", freeze="none"),
                      optim=OptimConfig(name="sgd", lr=0.02), schedule=ScheduleConfig(epochs=epochs), batch_size=16)
-
-
-@pytest.fixture
-def store(tmp_path, monkeypatch):
-    monkeypatch.setenv("TLSTUDIO_MAX_JOBS", "1")
-    s = RunStore(tmp_path / "runs")
-    yield s
-    for run in s.list_runs():  # never leave a worker behind
-        if run["pid"] and jobs.pid_alive(run["pid"]):
-            os.killpg(run["pid"], signal.SIGKILL)
 
 
 def wait_for(predicate, timeout=120, every=0.1):
