@@ -1,6 +1,7 @@
 """The Feasibility page through AppTest (the real script, the real check on the demo target):
 one click runs the check in its background job, the verdict and the four tabs appear, and a
-decision about a suspect label is recorded and reaches the next run's config."""
+decision about a suspect label is recorded and reaches the next run's config (with the
+sidebar's MLflow switch)."""
 import json
 import os
 import time
@@ -79,6 +80,7 @@ def test_one_click_check_then_a_recorded_decision_reaches_the_run_config(app):
     at.number_input(key="train.per_class").set_value(20)
     at.number_input(key="train.image_size").set_value(32)
     at.number_input(key="train.epochs").set_value(1)
+    at.toggle(key="run.mlflow").set_value(True)  # the sidebar's MLflow switch rides along in the same config
     at.run()
     at.button(key="ui.start").click().run()
     assert not at.exception, [e.value for e in at.exception]
@@ -86,7 +88,8 @@ def test_one_click_check_then_a_recorded_decision_reaches_the_run_config(app):
     store = RunStore(Path(os.environ["TLSTUDIO_RUNS_DIR"]))
     (run,) = store.list_runs()
     jobs.stop(store, run["id"], grace_s=1)  # the config is what this test is about, not the training
-    assert json.loads(run["config"])["data"]["label_edits"] == edits
+    config = json.loads(run["config"])
+    assert config["data"]["label_edits"] == edits and config["tracking"] == "mlflow"
     at.switch_page("pages/feasibility.py").run()
     at.button(key="ui.feas_undo_all").click().run()
     assert "syndigits" not in at.session_state["data.label_edits"]
