@@ -7,17 +7,15 @@ through a file. The previous checkpoint must still load and the run must fail wi
 message that names the file and the cause; a resume (in a normal worker) then finishes."""
 import json
 import os
-import signal
 import subprocess
 import sys
 from pathlib import Path
 
-import pytest
 import torch
 from safetensors.torch import load_file
 
 from tlcore.config import DataConfig, ModelConfig, OptimConfig, RunConfig, ScheduleConfig
-from tlcore.runs import RunStore, jobs
+from tlcore.runs import jobs
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -55,17 +53,6 @@ except Exception as exc:
     sys.exit(3)
 sys.exit(0)
 """
-
-
-@pytest.fixture
-def store(tmp_path, monkeypatch):
-    monkeypatch.setenv("TLSTUDIO_MAX_JOBS", "1")
-    monkeypatch.setenv("TLSTUDIO_STANDBY", "0")
-    s = RunStore(tmp_path / "runs")
-    yield s
-    for run in s.list_runs():
-        if run["pid"] and jobs.pid_alive(run["pid"]):
-            os.killpg(run["pid"], signal.SIGKILL)
 
 
 def test_disk_full_during_a_checkpoint_keeps_the_previous_one_and_fails_clearly(store):

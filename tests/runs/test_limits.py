@@ -9,18 +9,11 @@ from pathlib import Path
 import pytest
 
 from tlcore.config import RunConfig
-from tlcore.runs import RunLimitError, RunStore, RunStoreError, is_run_id, jobs, max_running_jobs
+from tlcore.runs import RunLimitError, RunStoreError, is_run_id, jobs, max_running_jobs
 from tlcore.runs.limits import free_disk_mb
 
 ROOT = Path(__file__).resolve().parents[2]
 HUGE = 10**12  # MB: no disk has this much free
-
-
-@pytest.fixture
-def store(tmp_path, monkeypatch):
-    monkeypatch.setenv("TLSTUDIO_MAX_JOBS", "1")
-    monkeypatch.setenv("TLSTUDIO_STANDBY", "0")
-    return RunStore(tmp_path / "runs")
 
 
 def test_a_run_is_refused_when_free_disk_is_below_the_threshold(store, monkeypatch):
