@@ -1,4 +1,5 @@
-"""Write-then-rename: an export path holds the old file or the whole new one, never half."""
+"""Write-then-rename: a path holds the old file or the whole new one, never half (exports,
+the feasibility job's results)."""
 from __future__ import annotations
 
 import os

@@ -37,6 +37,16 @@ def run_test_split(run_folder: str | Path):
     return [data.target.ids[i] for i in index], [data.target.images[i] for i in index], data.target.labels[index]
 
 
+def checkpoint_file(run_folder: str | Path, which: str = "best") -> Path | None:
+    """The checkpoint a Predictor of the run loads: ``which``, else the last one; None before
+    the run has saved any (it saves one after each epoch)."""
+    for name in (which, "last"):
+        path = Path(run_folder) / "checkpoints" / f"{name}.safetensors"
+        if path.exists():
+            return path
+    return None
+
+
 class NoCheckpoint(FileNotFoundError):
     """The run has not saved a checkpoint yet (it saves one after each epoch)."""
 
@@ -46,10 +56,8 @@ class Predictor:
 
     def __init__(self, run_folder: str | Path, which: str = "best"):
         folder = Path(run_folder)
-        checkpoint = folder / "checkpoints" / f"{which}.safetensors"
-        if not checkpoint.exists():
-            checkpoint = folder / "checkpoints" / "last.safetensors"
-        if not checkpoint.exists():
+        checkpoint = checkpoint_file(folder, which)
+        if checkpoint is None:
             raise NoCheckpoint(f"run folder {folder} has no checkpoint yet: one is saved after each epoch")
         config = RunConfig.from_json(folder / "config.json")
         self.class_names = json.loads((folder / "target_test.json").read_text())["class_names"]

@@ -17,6 +17,7 @@ from pathlib import Path
 import streamlit as st
 
 from tlcore.export import default_bundle_path
+from tlcore.predict import checkpoint_file
 from tlcore.runs import is_run_id
 
 from .setup import run_store
@@ -25,14 +26,6 @@ PROJECT_ROOT = Path(__file__).resolve().parents[2]
 BUILD_TIMEOUT_S = 900
 _LOCKS: dict[str, threading.Lock] = {}  # one build per run at a time, however many clicks
 _LOCKS_GUARD = threading.Lock()
-
-
-def _checkpoint(folder: Path) -> Path | None:
-    """The checkpoint an export uses (the Predictor's choice: best, else last)."""
-    for name in ("best.safetensors", "last.safetensors"):
-        if (folder / "checkpoints" / name).exists():
-            return folder / "checkpoints" / name
-    return None
 
 
 def _is_fresh(bundle: Path, checkpoint: Path | None) -> bool:
@@ -61,7 +54,7 @@ def bundle_bytes(run: dict, runs_root: str | Path) -> bytes:
     with _LOCKS_GUARD:
         lock = _LOCKS.setdefault(str(folder), threading.Lock())
     with lock:
-        checkpoint = _checkpoint(folder)
+        checkpoint = checkpoint_file(folder)  # the one the export uses
         if checkpoint is None:  # said here, without starting a process for it
             raise RuntimeError("the run has no checkpoint yet: it saves one after each epoch")
         if not _is_fresh(bundle, checkpoint):
@@ -72,7 +65,7 @@ def bundle_bytes(run: dict, runs_root: str | Path) -> bytes:
 def bundle_download(run: dict) -> None:
     """A download button for the run's bundle, or why there is none yet."""
     folder = Path(run["folder"])
-    checkpoint = _checkpoint(folder)
+    checkpoint = checkpoint_file(folder)
     store = run_store()
     if checkpoint is None or store is None:
         st.info("No checkpoint yet, so nothing to export: the run saves one after each epoch."

@@ -15,7 +15,7 @@ import zipfile
 from pathlib import Path
 
 from ..runs.store import is_run_id
-from .atomic import atomic_output
+from ..atomic import atomic_output
 from .images import run_test_images
 from .model_card import build_model_card
 from .onnx_export import export_onnx

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import torch
 
-from .atomic import atomic_output
+from ..atomic import atomic_output
 from .run_model import INPUT_NAME, OUTPUT_NAME, RunModel, load_run_model
 
 OPSET = 18  # read by every onnxruntime since 1.14 (2023)

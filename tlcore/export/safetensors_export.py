@@ -10,7 +10,7 @@ from pathlib import Path
 from safetensors import safe_open
 from safetensors.torch import save_file
 
-from .atomic import atomic_output
+from ..atomic import atomic_output
 from .run_model import RunModel, load_run_model
 
 CARD_KEY = "tlstudio.model_card"

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import torch
 
-from .atomic import atomic_output
+from ..atomic import atomic_output
 from .run_model import RunModel, load_run_model
 
 

@@ -17,6 +17,8 @@ from pathlib import Path
 
 import numpy as np
 
+from ..atomic import atomic_output
+
 SPEC_KEYS = ("target", "source", "backbones", "weights", "per_class", "image_size", "seed", "target_domain",
              "source_domain", "label_edits")
 
@@ -28,9 +30,8 @@ def job_folder(root: Path, spec: dict) -> Path:
 
 def _write_json(path: Path, data) -> None:
     """Write-then-rename: a page polling the folder never reads half a file."""
-    tmp = path.with_suffix(".tmp")
-    tmp.write_text(json.dumps(data))
-    os.replace(tmp, path)
+    with atomic_output(path) as tmp:
+        tmp.write_text(json.dumps(data))
 
 
 def start_feasibility(root: Path, spec: dict) -> Path:
@@ -126,9 +127,8 @@ def main(argv=None) -> int:
         _write_json(folder / "error.json", {"error": str(exc)})  # a reason for the page, not a traceback
         print(f"error: {exc}", flush=True)
         return 2
-    with open(folder / "suspects.tmp", "wb") as f:
+    with atomic_output(folder / "suspects.npy") as tmp, open(tmp, "wb") as f:
         np.save(f, result.suspect_thumbs, allow_pickle=False)
-    os.replace(folder / "suspects.tmp", folder / "suspects.npy")
     _write_json(folder / "report.json", result.report)  # last: its presence means "ready"
     print(f"feasibility check done in {result.report['seconds']['total']} s", flush=True)
     return 0
