@@ -132,18 +132,19 @@ def group(rows: list[dict], *keys: str) -> dict[tuple, list[dict]]:
 
 def _probe(config, per_domain: int):
     """The stratified source and target test probe the map uses, for this config's data."""
+    from tlcore.data.run_data import prepare_data
     from tlcore.embed.probe import probe_sets
-    from tlcore.train.data import prepare_data
     return probe_sets(prepare_data(config, False), per_domain, config.seed)
 
 
 def _features(module, config, parts) -> list[np.ndarray]:
     from tlcore.backbones import backbone_info
-    from tlcore.embed.pretrained import backbone_features
-    from tlcore.train.data import ResizedImages
+    from tlcore.data.pipeline import BatchPreprocess, ResizedImages
+    from tlcore.features import extract_features
     info = backbone_info(config.model.backbone)
     size = config.data.image_size or info.input_size
-    return [backbone_features(module(domain), info, ResizedImages(images, size, index, labels))
+    preprocess = BatchPreprocess(info.mean, info.std)
+    return [extract_features(module(domain), ResizedImages(images, size, index, labels), preprocess).numpy()
             for domain, images, index, labels in parts]
 
 

@@ -34,7 +34,7 @@ def first_per_class(labels: np.ndarray, pool: np.ndarray, k: int, seed: int) -> 
 def curve_check(image_size: int, draws=(0, 1, 2)) -> list[dict]:
     from tlcore.data import load_domain
     from tlcore.feasibility.curve import cached_features, learning_curve
-    from tlcore.train.features import linear_probe
+    from tlcore.features import linear_probe
     s = load_domain("fashion", per_class=800, seed=0)  # 560 a class train, 240 a class val + test
     train, test = np.flatnonzero(s.splits == "train"), np.flatnonzero(s.splits != "train")
     t0 = time.perf_counter()

@@ -22,7 +22,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a check
 
 from tlcore.config import DataConfig, FeatureMapConfig, ModelConfig, RunConfig, ScheduleConfig
 from tlcore.train import TrainContext, train
-from tlcore.train.features import extract_features
+from tlcore.features import extract_features
 from tlcore.train.loop import make_fabric
 
 from benchmarks.common import cpu_model  # noqa: E402
@@ -39,9 +39,9 @@ def measure(img_size: int = 160, epochs: int = 20, device: str = "auto", precisi
     ctx = TrainContext(cfg, fabric)
     ctx.strategy.to(fabric.device)
     train_set = ctx.dataset("target_labelled")
-    extract_features(fabric, ctx.strategy.backbone, ctx.preprocess, train_set, 64)  # warm-up
+    extract_features(ctx.strategy.backbone, train_set, ctx.preprocess, 64, fabric)  # warm-up
     t0 = time.perf_counter()
-    extract_features(fabric, ctx.strategy.backbone, ctx.preprocess, train_set, 64)
+    extract_features(ctx.strategy.backbone, train_set, ctx.preprocess, 64, fabric)
     extract = time.perf_counter() - t0
 
     cached = train(cfg)

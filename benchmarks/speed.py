@@ -155,7 +155,7 @@ def run_pipeline(mode: str, jobs: int, log) -> dict:
 
     from tlcore.backbones import backbone_info, create_backbone
     from tlcore.data import load_image_set
-    from tlcore.train.data import BatchPreprocess, ResizedImages, stacked_batches
+    from tlcore.data.pipeline import BatchPreprocess, ResizedImages, stacked_batches
     per_class, batch, rows, raw = (3, 32, [], {}) if mode == "quick" else (8, 32, [], {})
     with tempfile.TemporaryDirectory() as tmp:
         root = write_image_folder(Path(tmp) / "clipart", "clipart", per_class * 4, ext="jpg")

@@ -39,7 +39,7 @@ def run_precision(mode: str, jobs: int, log) -> dict:
     # on this AVX2 machine. It is measured once there, and no whole bf16 run is trained.
     native_bf16 = torch.backends.cpu.get_cpu_capability() in ("AVX512", "AMX") or torch.cuda.is_available()
     from tlcore.data import load_domain
-    from tlcore.train.data import BatchPreprocess, ResizedImages
+    from tlcore.data.pipeline import BatchPreprocess, ResizedImages
     model = create_backbone("efficientnet_lite0", "imagenet", num_classes=10)
     images = load_domain("syndigits", per_class=4)  # real images: agreement on noise would mean little
     x, y = next(iter(torch.utils.data.DataLoader(ResizedImages(images, size, np.arange(len(images))),

@@ -13,7 +13,7 @@ from .backbones import backbone_info, create_backbone
 from .config import RunConfig
 from .data.images import ImageRejected, decode_image
 from .strategies import create_strategy
-from .train.data import BatchPreprocess
+from .data.pipeline import BatchPreprocess
 
 
 def square_inputs(images: list[np.ndarray], size: int) -> np.ndarray:
@@ -30,7 +30,7 @@ def run_test_split(run_folder: str | Path):
     plays no part in the target's split, so it is not loaded."""
     import dataclasses
 
-    from .train.data import prepare_data  # the data stack: only when asked
+    from .data.run_data import prepare_data  # the data stack: only when asked
     config = RunConfig.from_json(Path(run_folder) / "config.json")
     data = prepare_data(config.replace(data=dataclasses.replace(config.data, source=None)))
     index = data.target_index("test")

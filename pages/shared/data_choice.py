@@ -44,7 +44,7 @@ def load_chosen(spec: str):
 def label_edits_for(spec: str | None):
     """The label decisions recorded (on the Feasibility page) for target ``spec``: a LabelEdits,
     empty when there are none. Kept per target, so switching data never carries them over."""
-    from tlcore.feasibility.labels import LabelEdits
+    from tlcore.data.label_edits import LabelEdits
     raw = st.session_state.get("data.label_edits", {}).get(spec or "")
     return LabelEdits.from_dict(raw) if raw else LabelEdits()
 

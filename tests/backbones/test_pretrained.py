@@ -1,5 +1,4 @@
 """The embedded default carries real ImageNet weights (no download): it recognises photos."""
-import pytest
 import skimage.data
 import torch
 from torchvision.models import ResNet18_Weights

@@ -6,8 +6,8 @@ import json
 import numpy as np
 import pytest
 
-from tlcore.feasibility.labels import (LabelEdits, apply_label_edits, edited_image_set, find_suspect_labels,
-                                       out_of_fold_probabilities, suspect_thumbnails)
+from tlcore.data.label_edits import LabelEdits, apply_label_edits, edited_image_set
+from tlcore.feasibility.labels import find_suspect_labels, out_of_fold_probabilities, suspect_thumbnails
 
 
 @pytest.fixture(scope="module")

@@ -86,7 +86,7 @@ def test_verdict_follows_the_numbers(checked):
 
 def test_drops_and_relabels_reach_the_loaded_data():
     from tlcore.config import DataConfig, RunConfig
-    from tlcore.train.data import prepare_data
+    from tlcore.data.run_data import prepare_data
     s = load_domain("syndigits", per_class=10, seed=0)
     other = s.class_names[(s.labels[5] + 1) % s.num_classes]
     config = RunConfig(data=DataConfig(target="syndigits", per_class=10,

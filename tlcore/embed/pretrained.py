@@ -18,30 +18,23 @@ import time
 from pathlib import Path
 
 import numpy as np
-import torch
 
+from ..data.pipeline import ResizedImages
+from ..data.run_data import RunData, prepare_data
+from ..data.thumbnails import thumbnails
+from ..features import extract_features
 from .gap import domain_gap
 from .layout import pca_layout
-from .probe import probe_record, probe_sets, thumbnails
+from .probe import probe_record, probe_sets
 from .snapshots import read_snapshot, write_probe, write_snapshot
-
-
-@torch.no_grad()
-def backbone_features(model, info, dataset) -> np.ndarray:
-    from ..train.data import BatchPreprocess, stacked_batches
-    preprocess = BatchPreprocess(info.mean, info.std)
-    chunks = [model.forward_features(preprocess(x)) for x, _ in stacked_batches(dataset, 64)]
-    return torch.cat(chunks).numpy() if chunks else np.zeros((0, model.feature_dim), np.float32)
 
 
 def pretrained_probe(data, backbone: str, weights: str, image_size: int, per_domain: int, seed: int):
     """(probe parts, features in probe order) of RunData ``data`` under the untrained backbone."""
-    from ..backbones import backbone_info, create_backbone
-    from ..train.data import ResizedImages
+    from ..backbones import create_backbone
     model = create_backbone(backbone, weights, num_classes=None).eval()
-    info = backbone_info(backbone)
     parts = probe_sets(data, per_domain, seed)
-    features = [backbone_features(model, info, ResizedImages(images, image_size, index, labels))
+    features = [extract_features(model, ResizedImages(images, image_size, index, labels)).numpy()
                 for _, images, index, labels in parts]
     return parts, np.concatenate(features)
 
@@ -49,7 +42,6 @@ def pretrained_probe(data, backbone: str, weights: str, image_size: int, per_dom
 def pretrained_gap(source, target, backbone: str = "efficientnet_lite0", weights: str = "imagenet",
                    per_domain: int = 300, image_size: int = 64, seed: int = 0) -> dict[str, float]:
     """The domain-gap numbers of two ImageSets as the untrained backbone sees them."""
-    from ..train.data import RunData
     index = {name: i for i, name in enumerate(target.class_names)}
     source_labels = np.array([index.get(source.class_names[y], -1) for y in source.labels], dtype=np.int64)
     data = RunData(target, source, target.class_names, source_labels, np.zeros(0, np.int64), [])
@@ -108,7 +100,6 @@ def map_state(folder: Path) -> tuple[str, str]:
 
 def main(argv=None) -> int:
     from ..config import DataConfig, RunConfig
-    from ..train.data import prepare_data
     parser = argparse.ArgumentParser(prog="python -m tlcore.embed.pretrained")
     parser.add_argument("folder", type=Path)
     parser.add_argument("--target", required=True)

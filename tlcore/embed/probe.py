@@ -11,11 +11,13 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from PIL import Image
 
+from ..data.pipeline import ResizedImages
+from ..data.thumbnails import thumbnails
+from ..features import extract_features
 from .gap import stratified_probe
 from .layout import pca_layout, start_layout_process
-from .snapshots import THUMB_PX, is_done, snapshot_path, write_probe, write_snapshot
+from .snapshots import is_done, snapshot_path, write_probe, write_snapshot
 
 MAPS_ENV = "TLSTUDIO_FEATURE_MAPS"  # on (default) | pca: no UMAP process | off: no maps at all
 
@@ -23,14 +25,6 @@ MAPS_ENV = "TLSTUDIO_FEATURE_MAPS"  # on (default) | pca: no UMAP process | off:
 def maps_mode() -> str:
     mode = os.environ.get(MAPS_ENV, "on").strip().lower()
     return mode if mode in ("on", "pca", "off") else "on"
-
-
-def thumbnails(image_set, index: np.ndarray, px: int = THUMB_PX) -> np.ndarray:
-    out = np.zeros((len(index), px, px, 3), np.uint8)
-    for k, i in enumerate(index):
-        img = Image.fromarray(image_set.images[i]).convert("RGB")
-        out[k] = np.asarray(img.resize((px, px), Image.Resampling.BILINEAR))
-    return out
 
 
 def probe_sets(data, per_domain: int, seed: int) -> list[tuple[str, object, np.ndarray, np.ndarray]]:
@@ -65,7 +59,6 @@ class FeatureSnapshots:
     """Snapshots of the probe set's features for one run, in ``folder`` (RUN/snapshots)."""
 
     def __init__(self, folder: Path, ctx, strategy, per_domain: int, every: int, start_layout: bool = True):
-        from ..train.data import ResizedImages
         self.folder, self.every, self.ctx = Path(folder), every, ctx
         parts = probe_sets(ctx.data, per_domain, ctx.config.seed)
         self.datasets = {name: ResizedImages(images, ctx.image_size, index, labels)
@@ -99,7 +92,6 @@ class FeatureSnapshots:
     def take(self, epoch: int, strategy, features_fixed: bool = False) -> dict:
         """Features and predictions of the probe set now; ``features_fixed``: the backbone
         is frozen (feature cache), so its features are computed once and reused."""
-        from ..train.features import extract_features
         t0 = time.perf_counter()
         fabric, ctx = self.ctx.fabric, self.ctx
         was_training = strategy.training
@@ -109,7 +101,7 @@ class FeatureSnapshots:
             module = strategy.eval_model(domain)
             f = self._fixed_features.get(domain) if features_fixed else None
             if f is None:
-                f = extract_features(fabric, module, ctx.preprocess, dataset, 128)
+                f = extract_features(module, dataset, ctx.preprocess, 128, fabric)
                 if features_fixed:
                     self._fixed_features[domain] = f
             logits = []

@@ -12,7 +12,7 @@ def _cmd_feasibility(args) -> int:
     from ..backbones import WeightsError
     from ..data import IngestError
     from ..registry import UnknownNameError
-    from .labels import LabelEdits
+    from ..data.label_edits import LabelEdits
     from .report import format_report, run_feasibility
     target, source = args.target, args.source
     if target.lower() == "demo":

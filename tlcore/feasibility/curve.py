@@ -1,7 +1,7 @@
 """Learning curve: would more labels help, and by how much?
 
 The pretrained backbone's features are computed once for the labelled training images and
-the test images; a logistic head (the linear probe of tlcore.train.features) is then fitted
+the test images; a logistic head (the linear probe of tlcore.features) is then fitted
 on class-stratified fractions of the labels over a few seeds, which takes seconds because no
 image passes through the network again. A bounded power law acc(n) = a - b * n^-c in the
 labels per class is fitted to those points and extrapolated to 2x and 5x the current labels,
@@ -19,7 +19,7 @@ import numpy as np
 from scipy.optimize import curve_fit
 from threadpoolctl import threadpool_limits
 
-from ..train.features import linear_probe
+from ..features import linear_probe
 
 FRACTIONS = (0.1, 0.25, 0.5, 1.0)
 FACTORS = (2, 5)
@@ -176,16 +176,16 @@ def cached_features(image_set, index, backbone: str = "efficientnet_lite0", weig
                     image_size: int = 64, model=None) -> np.ndarray:
     """(len(index), D) pooled features of ``image_set[index]`` under the untrained backbone,
     through the same function the pretrained feature map uses. Pass ``model`` to reuse one."""
-    from ..backbones import backbone_info, create_backbone
-    from ..embed.pretrained import backbone_features
-    from ..train.data import ResizedImages
+    from ..backbones import create_backbone
+    from ..data.pipeline import ResizedImages
+    from ..features import extract_features
     model = create_backbone(backbone, weights, num_classes=None).eval() if model is None else model
-    return backbone_features(model, backbone_info(backbone), ResizedImages(image_set, image_size, index))
+    return extract_features(model, ResizedImages(image_set, image_size, index)).numpy()
 
 
 def run_data_curve(data, backbone: str = "efficientnet_lite0", weights: str = "imagenet", image_size: int = 64,
                    **kwargs) -> LearningCurve:
-    """The learning curve of a RunData (tlcore.train.data.prepare_data): its labelled target
+    """The learning curve of a RunData (tlcore.data.run_data.prepare_data): its labelled target
     training images against its target test split, features computed once for both."""
     from ..backbones import create_backbone
     model = create_backbone(backbone, weights, num_classes=None).eval()

@@ -1,7 +1,7 @@
 """Rank candidate backbones for a target set before any fine-tuning.
 
 Each candidate's frozen features of the target's labelled training split are computed
-once (``tlcore.embed.pretrained.backbone_features``, the same forward pass as the
+once (``tlcore.features.extract_features``, the same forward pass as the
 pretrained feature map), then scored by LogME, the regularised H-score and a k-fold
 linear-probe accuracy. Only the training split is used, so the val/test images a later
 run reports on stay unseen.
@@ -83,7 +83,8 @@ def candidate_pairs(backbones, weights: str = "imagenet") -> list[tuple[str, str
 def target_train_set(target: str, image_size: int, per_class: int | None, seed: int):
     """(ResizedImages of the labelled training split, class names) as a training run loads them."""
     from ..config import DataConfig, RunConfig
-    from ..train.data import ResizedImages, prepare_data
+    from ..data.pipeline import ResizedImages
+    from ..data.run_data import prepare_data
     config = RunConfig(data=DataConfig(target=target, per_class=per_class), seed=seed)
     data = prepare_data(config)  # supervised: every training image of the target is labelled
     return ResizedImages(data.target, image_size, data.target_labelled), data.class_names
@@ -109,10 +110,10 @@ def warm_up(pair, dataset, labels, seed: int, probe: bool) -> None:
     from torch.utils.data import Subset
 
     from ..backbones import create_backbone
-    from ..embed.pretrained import backbone_features
+    from ..features import extract_features
     model = create_backbone(pair[0], pair[1], num_classes=None).eval()
     few = Subset(dataset, range(min(4, len(dataset))))
-    backbone_features(model, model.info, few)
+    extract_features(model, few)
     warm = np.random.default_rng(seed).normal(size=(len(labels), 64))
     score_features(warm, labels, seed, probe=False)
     if probe:
@@ -151,11 +152,11 @@ def candidate_features(pair: tuple[str, str], dataset, seed: int = 0) -> tuple[n
     import torch
 
     from ..backbones import create_backbone
-    from ..embed.pretrained import backbone_features
+    from ..features import extract_features
     t0 = time.perf_counter()
     torch.manual_seed(seed)
     model = create_backbone(pair[0], pair[1], num_classes=None).eval()
-    features = backbone_features(model, model.info, dataset)
+    features = extract_features(model, dataset).numpy()
     return features, time.perf_counter() - t0
 
 

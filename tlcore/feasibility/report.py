@@ -48,7 +48,8 @@ def run_feasibility(target: str, source: str | None = None, backbones=None, weig
 
     Raises IngestError / ValueError / WeightsError with a message a user can act on."""
     from ..config import DataConfig, RunConfig
-    from ..train.data import ResizedImages, prepare_data
+    from ..data.pipeline import ResizedImages
+    from ..data.run_data import prepare_data
     seconds, t_start = {}, time.perf_counter()
     _step(progress, 0.0, "Reading the images")
     pairs = candidate_pairs(backbones, weights)
@@ -119,7 +120,7 @@ def run_feasibility(target: str, source: str | None = None, backbones=None, weig
 def _domain_gap(data, best: tuple[str, str], f_target: np.ndarray, image_size: int, seed: int) -> dict:
     """Gap numbers between a class-balanced probe of each domain, under the best backbone."""
     from ..embed.gap import domain_gap, stratified_probe
-    from ..train.data import ResizedImages
+    from ..data.pipeline import ResizedImages
     t_idx = stratified_probe(data.target.labels, GAP_PROBE, seed)
     pool = data.source_index("train")
     if len(pool) == 0:

@@ -13,8 +13,9 @@ from ..freezing import parse_freeze_spec
 from ..config import RunConfig
 from ..registry import UnknownNameError
 from ..strategies import create_strategy, strategy_info
-from .data import BatchPreprocess, ResizedImages, RunData, prepare_data
-from .features import extract_features, feature_dataset
+from ..data.pipeline import BatchPreprocess, ResizedImages
+from ..data.run_data import RunData, prepare_data
+from ..features import extract_features, feature_dataset
 
 
 class ConfigError(ValueError):
@@ -120,8 +121,8 @@ class TrainContext:
 
     def feature_tensor(self, which: str) -> torch.Tensor:
         if which not in self._features:
-            self._features[which] = extract_features(self.fabric, self.strategy.backbone, self.preprocess,
-                                                     self.dataset(which), max(self.config.batch_size, 64))
+            self._features[which] = extract_features(self.strategy.backbone, self.dataset(which), self.preprocess,
+                                                     max(self.config.batch_size, 64), self.fabric)
         return self._features[which]
 
     def cached_dataset(self, which: str):

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..embed.probe import thumbnails
+from ..data.thumbnails import thumbnails
 from ..embed.snapshots import write_atomic
 
 THUMB_PX = 64

@@ -18,10 +18,10 @@ from ..freezing import param_groups, stage_lr_multipliers
 from ..metrics import SCALARS, classification_metrics
 from .checkpoint import load_checkpoint, save_checkpoint
 from .context import TrainContext
-from .data import TensorBatches, make_loader, stacked_batches
+from ..data.pipeline import TensorBatches, make_loader, stacked_batches
 from .gallery import save_test_gallery, save_test_predictions, write_artifacts
 from .events import EpochEnded, EpochStarted, LogMessage, RunEnded, RunStarted, StepEnded
-from .features import linear_probe
+from ..features import linear_probe
 
 BATCH_KEYS = {"src": "source_train", "tgt": "target_labelled", "tgt_u": "target_unlabelled"}
 

@@ -1,7 +1,10 @@
-"""Pooled backbone features, computed once: the feature cache and the "before" probe.
+"""The one feature extractor: pooled backbone features of a data set, in order, and the
+linear probe on them.
 
-When every backbone stage is frozen (and augmentation is off) a backbone's output for an
-image never changes, so it is computed once and the head trains on cached tensors.
+Used by the training loop (the feature cache: when every backbone stage is frozen and
+augmentation is off, a backbone's output for an image never changes, so it is computed
+once and the head trains on cached tensors; and the before-transfer probe), by the
+feature-map snapshots, the pretrained map and the feasibility check.
 """
 from __future__ import annotations
 
@@ -10,17 +13,25 @@ import torch
 from sklearn.linear_model import LogisticRegression
 from torch.utils.data import Dataset, TensorDataset
 
-from ..metrics import classification_metrics
-from .data import stacked_batches
+from .data.pipeline import BatchPreprocess, stacked_batches
+from .metrics import classification_metrics
 
 
 @torch.no_grad()
-def extract_features(fabric, backbone, preprocess, dataset: Dataset, batch_size: int) -> torch.Tensor:
-    """(N, D) float32 CPU features of every item of ``dataset``, in order."""
+def extract_features(backbone, dataset: Dataset, preprocess=None, batch_size: int = 64, fabric=None) -> torch.Tensor:
+    """(N, D) float32 CPU features of every item of ``dataset`` (uint8 images), in order, with
+    the backbone in eval mode (its mode is restored after). ``preprocess`` defaults to the
+    backbone's own normalisation; ``fabric`` (Lightning Fabric) moves batches to its device
+    under its precision, without it everything runs on the CPU in fp32."""
+    if preprocess is None:
+        preprocess = BatchPreprocess(backbone.info.mean, backbone.info.std)
     was_training = backbone.training
     backbone.eval()
     chunks = []
     for x, _ in stacked_batches(dataset, batch_size):
+        if fabric is None:
+            chunks.append(backbone.forward_features(preprocess(x)).float())
+            continue
         x = preprocess(fabric.to_device(x))
         with fabric.autocast():
             chunks.append(backbone.forward_features(x).float().cpu())

@@ -1,14 +1,13 @@
-"""From RunConfig.data to tensors: the image sets of a run, their splits, and loaders."""
+"""The in-memory image pipeline: images resized once, batches normalised (and augmented) on
+the training device, and the loaders that feed the loop."""
 from __future__ import annotations
-
-from dataclasses import dataclass
 
 import numpy as np
 import torch
 from PIL import Image
 from torch.utils.data import DataLoader, Dataset
 
-from ..data import ImageSet, IngestOptions, check_domain_pair, is_domain, load_domain, load_image_set
+from .imageset import ImageSet
 
 PRECOMPUTE_LIMIT_BYTES = 1 << 30  # resize every image once up front below this size
 
@@ -71,62 +70,6 @@ class BatchPreprocess(torch.nn.Module):
             flip = torch.rand(n, device=x.device) < 0.5
             x = torch.where(flip.view(n, 1, 1, 1), x.flip(3), x)
         return x
-
-
-@dataclass
-class RunData:
-    target: ImageSet
-    source: ImageSet | None
-    class_names: tuple[str, ...]
-    source_labels: np.ndarray | None  # source labels mapped onto the target's class indices
-    target_labelled: np.ndarray  # indices of target training images whose labels are used
-    warnings: list[str]
-
-    def target_index(self, split: str) -> np.ndarray:
-        return np.flatnonzero(self.target.splits == split)
-
-    def source_index(self, split: str) -> np.ndarray:
-        keep = self.source_labels >= 0
-        return np.flatnonzero((self.source.splits == split) & keep)
-
-
-def _load(spec: str, domain: str | None, cfg, seed: int) -> ImageSet:
-    if is_domain(spec):
-        return load_domain(spec, per_class=-1 if cfg.per_class is None else cfg.per_class, seed=seed,
-                           val_fraction=cfg.val_fraction, test_fraction=cfg.test_fraction)
-    options = IngestOptions(seed=seed, val_fraction=cfg.val_fraction, test_fraction=cfg.test_fraction)
-    image_set = load_image_set(spec, domain=domain, options=options)
-    if cfg.per_class is not None:
-        rng = np.random.default_rng(seed)
-        keep = np.concatenate([rng.permutation(np.flatnonzero(image_set.labels == c))[:cfg.per_class]
-                               for c in range(image_set.num_classes)])
-        image_set = image_set.subset(np.sort(keep))
-    return image_set
-
-
-def prepare_data(config, uses_target_labels_by_default: bool = True) -> RunData:
-    cfg = config.data
-    target = _load(cfg.target, cfg.target_domain, cfg, config.seed)
-    if cfg.label_edits:
-        from ..feasibility.labels import LabelEdits, edited_image_set
-        target = edited_image_set(target, LabelEdits.from_dict(cfg.label_edits))
-    source, source_labels, warnings = None, None, []
-    if cfg.source:
-        source = _load(cfg.source, cfg.source_domain, cfg, config.seed + 1)
-        warnings += check_domain_pair(source, target)
-        index = {name: i for i, name in enumerate(target.class_names)}
-        source_labels = np.array([index.get(source.class_names[y], -1) for y in source.labels], dtype=np.int64)
-    train = np.flatnonzero(target.splits == "train")
-    k = cfg.target_labels_per_class
-    if k is None and not uses_target_labels_by_default:
-        k = 0  # adaptation methods are unsupervised unless target labels are asked for
-    if k is None:
-        labelled = train
-    else:
-        rng = np.random.default_rng(config.seed + 2)
-        labelled = np.sort(np.concatenate([
-            rng.permutation(train[target.labels[train] == c])[:k] for c in range(target.num_classes)]))
-    return RunData(target, source, target.class_names, source_labels, labelled, warnings)
 
 
 def stacked_batches(dataset: Dataset, batch_size: int, index=None):

@@ -1,0 +1,68 @@
+"""From RunConfig.data to the image sets of a run: target and source loaded, label edits
+applied, the source's classes mapped onto the target's, the labelled target images drawn."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from . import load_domain, load_image_set
+from .domains import is_domain
+from .imageset import ImageSet
+from .ingest import IngestOptions, check_domain_pair
+from .label_edits import LabelEdits, edited_image_set
+
+
+@dataclass
+class RunData:
+    target: ImageSet
+    source: ImageSet | None
+    class_names: tuple[str, ...]
+    source_labels: np.ndarray | None  # source labels mapped onto the target's class indices
+    target_labelled: np.ndarray  # indices of target training images whose labels are used
+    warnings: list[str]
+
+    def target_index(self, split: str) -> np.ndarray:
+        return np.flatnonzero(self.target.splits == split)
+
+    def source_index(self, split: str) -> np.ndarray:
+        keep = self.source_labels >= 0
+        return np.flatnonzero((self.source.splits == split) & keep)
+
+
+def _load(spec: str, domain: str | None, cfg, seed: int) -> ImageSet:
+    if is_domain(spec):
+        return load_domain(spec, per_class=-1 if cfg.per_class is None else cfg.per_class, seed=seed,
+                           val_fraction=cfg.val_fraction, test_fraction=cfg.test_fraction)
+    options = IngestOptions(seed=seed, val_fraction=cfg.val_fraction, test_fraction=cfg.test_fraction)
+    image_set = load_image_set(spec, domain=domain, options=options)
+    if cfg.per_class is not None:
+        rng = np.random.default_rng(seed)
+        keep = np.concatenate([rng.permutation(np.flatnonzero(image_set.labels == c))[:cfg.per_class]
+                               for c in range(image_set.num_classes)])
+        image_set = image_set.subset(np.sort(keep))
+    return image_set
+
+
+def prepare_data(config, uses_target_labels_by_default: bool = True) -> RunData:
+    cfg = config.data
+    target = _load(cfg.target, cfg.target_domain, cfg, config.seed)
+    if cfg.label_edits:
+        target = edited_image_set(target, LabelEdits.from_dict(cfg.label_edits))
+    source, source_labels, warnings = None, None, []
+    if cfg.source:
+        source = _load(cfg.source, cfg.source_domain, cfg, config.seed + 1)
+        warnings += check_domain_pair(source, target)
+        index = {name: i for i, name in enumerate(target.class_names)}
+        source_labels = np.array([index.get(source.class_names[y], -1) for y in source.labels], dtype=np.int64)
+    train = np.flatnonzero(target.splits == "train")
+    k = cfg.target_labels_per_class
+    if k is None and not uses_target_labels_by_default:
+        k = 0  # adaptation methods are unsupervised unless target labels are asked for
+    if k is None:
+        labelled = train
+    else:
+        rng = np.random.default_rng(config.seed + 2)
+        labelled = np.sort(np.concatenate([
+            rng.permutation(train[target.labels[train] == c])[:k] for c in range(target.num_classes)]))
+    return RunData(target, source, target.class_names, source_labels, labelled, warnings)
