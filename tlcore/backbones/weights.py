@@ -11,6 +11,8 @@ from pathlib import Path
 
 import torch
 
+from ..atomic import write_bytes
+
 
 class WeightsError(ValueError):
     """Weights that cannot be used, with a message meant for the user."""
@@ -83,9 +85,7 @@ def keep_weights_file(data: bytes, file_name: str, root: str | Path, check) -> P
     path = folder / f"{hashlib.sha256(data).hexdigest()[:20]}{suffix}"
     fresh = not path.exists()
     if fresh:
-        tmp = folder / f".{path.name}.tmp"
-        tmp.write_bytes(data)
-        tmp.replace(path)
+        write_bytes(path, data)
     try:
         check(path)
     except Exception:

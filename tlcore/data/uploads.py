@@ -9,6 +9,7 @@ import re
 import zipfile
 from pathlib import Path
 
+from ..atomic import write_bytes
 from .errors import IngestError
 from .imageset import ImageSet
 from .ingest import ingest_zip_bytes
@@ -46,10 +47,7 @@ def keep_upload(data: bytes, name: str, root: str | Path) -> tuple[Path, ImageSe
     path = folder / f"{digest}.zip"
     if not path.exists():
         try:
-            folder.mkdir(parents=True, exist_ok=True)
-            tmp = folder / f".{digest}.tmp"
-            tmp.write_bytes(data)
-            tmp.replace(path)
+            write_bytes(path, data)
         except OSError as exc:
             raise IngestError(f"the upload could not be kept for training: {exc.strerror or exc}") from None
     return path, image_set

@@ -22,7 +22,6 @@ os.environ.setdefault("NUMBA_CACHE_DIR", str(Path(os.environ.get("TLSTUDIO_CACHE
                                                     or Path.home() / ".cache" / "tlstudio") / "numba"))
 
 import argparse  # noqa: E402
-import json  # noqa: E402
 import sys  # noqa: E402
 import time  # noqa: E402
 import warnings  # noqa: E402
@@ -30,8 +29,8 @@ import warnings  # noqa: E402
 import numpy as np  # noqa: E402
 
 from .gap import knn_accuracy, mmd2, proxy_a_distance  # noqa: E402
-from .snapshots import (features_path, is_done, read_probe, read_snapshot, snapshot_epochs, snapshot_path,  # noqa: E402,E501
-                        write_atomic)
+from ..atomic import write_json  # noqa: E402
+from .snapshots import features_path, is_done, read_probe, read_snapshot, snapshot_epochs, snapshot_path  # noqa: E402
 
 N_NEIGHBORS = 15
 PCA_DIMS = 50
@@ -164,7 +163,7 @@ def process_pending(folder: Path, log=print) -> int:
                     disparity=None if previous is None else round(disparity(previous, xy), 4),
                     gap=gap_numbers(features, domain, label))
         snap["gap_seconds"] = round(time.perf_counter() - t1, 3)
-        write_atomic(snapshot_path(folder, epoch), json.dumps(snap))
+        write_json(snapshot_path(folder, epoch), snap)
         path.unlink(missing_ok=True)  # the layout and numbers are what is kept
         log(f"epoch {epoch}: UMAP of {len(xy)} points in {snap['layout_seconds']:.2f} s, "
             f"gap numbers in {snap['gap_seconds']:.2f} s", flush=True)

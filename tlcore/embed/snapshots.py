@@ -21,21 +21,10 @@ from pathlib import Path
 
 import numpy as np
 
+from ..atomic import save_npy, write_text
+
 THUMB_PX = 32
 SNAPSHOT = re.compile(r"epoch_(\d{4})\.json")
-
-
-def write_atomic(path: Path, text: str) -> None:
-    # A reader sees the old file or the new one, never half of one.
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_text(text)
-    tmp.replace(path)
-
-
-def save_npy_atomic(path: Path, array: np.ndarray) -> None:
-    tmp = path.with_name(f".{path.stem}.{os.getpid()}.tmp.npy")
-    np.save(tmp, array, allow_pickle=False)
-    tmp.replace(path)
 
 
 def snapshot_path(folder: Path, epoch: int) -> Path:
@@ -49,8 +38,8 @@ def features_path(folder: Path, epoch: int) -> Path:
 def write_probe(folder: Path, probe: dict, thumbs: np.ndarray) -> None:
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
-    save_npy_atomic(folder / "probe_thumbs.npy", thumbs)
-    write_atomic(folder / "probe.json", json.dumps(probe))
+    save_npy(folder / "probe_thumbs.npy", thumbs)
+    write_text(folder / "probe.json", json.dumps(probe))
 
 
 def read_probe(folder: Path) -> dict | None:
@@ -70,8 +59,8 @@ def read_thumbs(folder: Path) -> np.ndarray | None:
 def write_snapshot(folder: Path, snapshot: dict, features: np.ndarray | None = None) -> None:
     """A new snapshot; its features (if given) are written first, for the layout process."""
     if features is not None:
-        save_npy_atomic(features_path(folder, snapshot["epoch"]), features.astype(np.float16))
-    write_atomic(snapshot_path(folder, snapshot["epoch"]), json.dumps(snapshot))
+        save_npy(features_path(folder, snapshot["epoch"]), features.astype(np.float16))
+    write_text(snapshot_path(folder, snapshot["epoch"]), json.dumps(snapshot))
 
 
 def snapshot_epochs(folder: Path) -> list[int]:

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..atomic import atomic_output
+from ..atomic import save_npy, write_json
 
 SPEC_KEYS = ("target", "source", "backbones", "weights", "per_class", "image_size", "seed", "target_domain",
              "source_domain", "label_edits")
@@ -26,12 +26,6 @@ SPEC_KEYS = ("target", "source", "backbones", "weights", "per_class", "image_siz
 def job_folder(root: Path, spec: dict) -> Path:
     key = hashlib.sha256(json.dumps(spec, sort_keys=True).encode()).hexdigest()[:16]
     return Path(root) / key
-
-
-def _write_json(path: Path, data) -> None:
-    """Write-then-rename: a page polling the folder never reads half a file."""
-    with atomic_output(path) as tmp:
-        tmp.write_text(json.dumps(data))
 
 
 def start_feasibility(root: Path, spec: dict) -> Path:
@@ -46,7 +40,7 @@ def start_feasibility(root: Path, spec: dict) -> Path:
     folder.mkdir(parents=True, exist_ok=True)
     for stale in ("error.json", "progress.json"):
         (folder / stale).unlink(missing_ok=True)
-    _write_json(folder / "spec.json", spec)
+    write_json(folder / "spec.json", spec)
     # One thread each: the check shares a small CPU with the server and maybe a training run.
     env = {**os.environ, "OMP_NUM_THREADS": "1", "OMP_WAIT_POLICY": "PASSIVE"}
     with open(folder / "job.log", "wb") as log:
@@ -121,15 +115,14 @@ def main(argv=None) -> int:
     from ..registry import UnknownNameError
     from .report import run_feasibility
     try:
-        result = run_feasibility(**spec, progress=lambda f, m: _write_json(folder / "progress.json",
+        result = run_feasibility(**spec, progress=lambda f, m: write_json(folder / "progress.json",
                                                                             {"fraction": f, "message": m}))
     except (IngestError, WeightsError, UnknownNameError, ValueError) as exc:
-        _write_json(folder / "error.json", {"error": str(exc)})  # a reason for the page, not a traceback
+        write_json(folder / "error.json", {"error": str(exc)})  # a reason for the page, not a traceback
         print(f"error: {exc}", flush=True)
         return 2
-    with atomic_output(folder / "suspects.npy") as tmp, open(tmp, "wb") as f:
-        np.save(f, result.suspect_thumbs, allow_pickle=False)
-    _write_json(folder / "report.json", result.report)  # last: its presence means "ready"
+    save_npy(folder / "suspects.npy", result.suspect_thumbs)
+    write_json(folder / "report.json", result.report)  # last: its presence means "ready"
     print(f"feasibility check done in {result.report['seconds']['total']} s", flush=True)
     return 0
 
