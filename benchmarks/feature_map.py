@@ -115,7 +115,7 @@ def browser(f, probe, thumbs) -> dict:
     tmp = Path(tempfile.mkdtemp())
     store = RunStore(tmp / "runs")
     run_id = store.create_run(RunConfig(), "map benchmark")
-    folder = Path(store.get(run_id)["folder"]) / "snapshots"
+    folder = store.get(run_id).files.snapshots
     write_probe(folder, probe, thumbs)
     rng = np.random.default_rng(0)
     xy, pred = layout.umap_layout(f), rng.integers(0, 10, len(f)).tolist()

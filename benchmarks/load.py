@@ -7,7 +7,7 @@ Everything is on 127.0.0.1 (a free port). One real Streamlit server, headless De
 Chromium (/usr/bin/chromium, or $TLSTUDIO_CHROMIUM) through Playwright, N browser contexts
 (each its own cookies and websocket session) opening the pages by URL and reloading them
 for --seconds. The first run is started from the Train page in a browser (so the server is
-its worker's parent), the others through tlcore.runs.jobs.submit; all are tiny (the demo
+its worker's parent), the others through tlcore.runs.scheduler.submit; all are tiny (the demo
 pair mnist -> syndigits, 32 px, a few images a class, --epochs epochs), TLSTUDIO_MAX_JOBS=2.
 
 Halfway through, the server is killed with SIGKILL while the first run trains, and a new
@@ -121,7 +121,7 @@ def check_rows(store, run_id: str) -> dict:
     found_epochs = {m["epoch"] for m in rows if m["split"] == "epoch" and m["name"] == "seconds"}
     expected = set()
     expected_epochs = set()
-    jsonl = Path(run["folder"]) / "metrics.jsonl"
+    jsonl = run.files.metrics_file
     for line in (jsonl.read_text().splitlines() if jsonl.exists() else []):
         row = json.loads(line)
         if row["kind"] == "step":
@@ -133,7 +133,7 @@ def check_rows(store, run_id: str) -> dict:
     lost = len(expected - found) + len(expected_epochs - found_epochs)
     complete = ({s for _, s, _ in found} == set(range(1, steps + 1)) and steps > 0
                 and found_epochs == set(range(1, int(plan.get("epochs", 0)) + 1)))
-    return {"run": run_id, "status": run["status"], "error": run["error"], "epochs": sorted(found_epochs),
+    return {"run": run_id, "status": run.status, "error": run.error, "epochs": sorted(found_epochs),
             "steps_planned": steps, "rows_expected": len(expected) + len(expected_epochs),
             "rows_found": len(expected & found) + len(expected_epochs & found_epochs), "rows_lost": lost,
             "complete": complete}
@@ -245,7 +245,8 @@ async def shown_by_server(browser, url: str, run_id: str) -> str:
 async def _main(args, work: Path) -> dict:
     from playwright.async_api import async_playwright
 
-    from tlcore.runs import RunStore, jobs
+    from tlcore.jobs import pid_alive
+    from tlcore.runs import RunStore, scheduler
     os.environ["TLSTUDIO_MAX_JOBS"] = "2"  # for the runs this process submits
     os.environ["TLSTUDIO_STANDBY"] = "0"
     runs_dir = work / "runs"
@@ -274,7 +275,7 @@ async def _main(args, work: Path) -> dict:
         try:
             run_ids = [await start_run_from_browser(browser, load.url, args.epochs, args.per_class, args.image_size)]
             for _ in range(args.runs - 1):
-                run_ids.append(jobs.submit(store, tiny_config(args.epochs, args.per_class, args.image_size)))
+                run_ids.append(scheduler.submit(store, tiny_config(args.epochs, args.per_class, args.image_size)))
             load.run_ids = run_ids
             t_load = time.monotonic()
             until = t_load + args.seconds
@@ -289,23 +290,23 @@ async def _main(args, work: Path) -> dict:
                 load.go.clear()  # no new loads until the new server is up; those in flight are cut off
                 load.killed_at = time.monotonic()
                 before = store.get(run_ids[0])
-                restart["run_status_before"] = before["status"]
+                restart["run_status_before"] = before.status
                 restart["train_rows_before"] = len(store.metrics(run_ids[0], split="train"))
                 servers[-1].sample()
                 servers[-1].kill9()
                 t_kill = time.monotonic()
-                restart["worker_alive_after_kill"] = jobs.pid_alive(before["pid"])
+                restart["worker_alive_after_kill"] = pid_alive(before.pid)
                 servers.append(Server(port, runs_dir, log))
                 result["server_start_s"].append(round(servers[-1].wait_healthy(), 1))
                 restart["down_s"] = round(time.monotonic() - t_kill, 1)
                 load.url = servers[-1].url
                 load.up_at = time.monotonic()
                 load.go.set()
-                restart["status_in_store_after"] = store.get(run_ids[0])["status"]
+                restart["status_in_store_after"] = store.get(run_ids[0]).status
                 restart["shown_by_new_server"] = await shown_by_server(browser, load.url, run_ids[0])
                 restart["train_rows_after"] = len(store.metrics(run_ids[0], split="train"))
                 # Killed mid-training (a step recorded, not yet finished), and training went on.
-                restart["ok"] = (before["status"] == "running" and restart["train_rows_before"] > 0
+                restart["ok"] = (before.status == "running" and restart["train_rows_before"] > 0
                                  and restart["worker_alive_after_kill"]
                                  and restart["status_in_store_after"] in ("running", "finished")
                                  and restart["shown_by_new_server"] in ("running", "finished")
@@ -315,9 +316,9 @@ async def _main(args, work: Path) -> dict:
             result["load_s"] = round(time.monotonic() - t_load, 1)
             # Let the runs end (bounded), with the server still up.
             deadline = time.monotonic() + args.run_timeout
-            while time.monotonic() < deadline and any(store.get(r)["status"] in ("queued", "running", "stopping")
+            while time.monotonic() < deadline and any(store.get(r).status in ("queued", "running", "stopping")
                                                       for r in run_ids):
-                jobs.reconcile(store)
+                scheduler.reconcile(store)
                 await asyncio.sleep(1)
             if args.restart:
                 restart["shown_at_end"] = await shown_by_server(browser, load.url, run_ids[0])
@@ -329,8 +330,8 @@ async def _main(args, work: Path) -> dict:
             for s in servers:
                 s.stop()
             for run in store.list_runs():  # never leave a worker behind
-                if run["status"] in ("running", "stopping") and run["pid"] and jobs.pid_alive(run["pid"]):
-                    os.killpg(run["pid"], signal.SIGKILL)
+                if run.active and run.pid and pid_alive(run.pid):
+                    os.killpg(run.pid, signal.SIGKILL)
 
     times = sorted(x["seconds"] for x in load.loads)
     result["page_loads"] = len(load.loads)

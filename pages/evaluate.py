@@ -21,10 +21,10 @@ if run is None:
 rerun_button(store, run)
 replay_note(store, run)
 
-summary = store.get(run["id"])["summary"] or {}
-predictions = target_test_predictions(store, run["id"])
+summary = store.get(run.id).summary or {}
+predictions = target_test_predictions(store, run.id)
 if not summary:  # a running run: the latest epoch's evaluation
-    rows = MetricsFeed(store, run["id"]).poll()
+    rows = MetricsFeed(store, run.id).poll()
     latest = {}
     for r in rows:
         if r["split"] == "target.test":
@@ -34,10 +34,10 @@ if not summary:  # a running run: the latest epoch's evaluation
         details = classification_metrics(predictions["true"], predictions["pred"], predictions["class_names"])
         summary.update({"target.test.per_class": details["per_class"],
                         "target.test.confusion_matrix": details["confusion_matrix"]})
-        st.info(f"The run is {run['status']}: these are the scores after epoch {predictions['epoch']}. "
+        st.info(f"The run is {run.status}: these are the scores after epoch {predictions['epoch']}. "
                 "The before-transfer baseline appears when it ends.")
 if not summary:
-    st.info(f"The run is {run['status']} and has not finished an epoch yet.")
+    st.info(f"The run is {run.status} and has not finished an epoch yet.")
     st.stop()
 
 st.subheader("Target test set: before vs after transfer")

@@ -48,9 +48,8 @@ if store is None:
 spec = dict(target=target_spec, source=source_spec, backbones=list(picked), weights="imagenet",
             per_class=int(per_class) or None, image_size=int(image_size), seed=0, target_domain=None,
             source_domain=None, label_edits=label_edits_config(target_spec))
-root = store.root / "feasibility"
 if st.button("Run the feasibility check", type="primary", icon=":material/play_arrow:", key="ui.feas_start"):
-    st.session_state["feas.folder"] = str(start_feasibility(root, spec))
+    st.session_state["feas.folder"] = str(start_feasibility(store.root, spec).folder)
     st.session_state["feas.spec"] = spec
 folder = st.session_state.get("feas.folder")
 if folder is None:

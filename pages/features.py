@@ -1,13 +1,12 @@
-from pathlib import Path
 
 import streamlit as st
 
 from pages.shared.feature_map_view import before_and_now, colour_choice, current_map, gap_verdict
-from pages.shared.run_panel import LIVE
 from pages.shared.run_picker import pick_run
 from pages.shared.setup import page_setup
 from tlcore.embed.snapshots import coordinates, layout_pending, signature
 from tlcore.plots import gap_figure, replay_figure
+from tlcore.run_record import LIVE
 
 POLL_SECONDS = 0.5  # only a directory listing: the page reruns when a snapshot or layout arrives
 
@@ -21,7 +20,7 @@ if run is None:
     st.page_link("pages/train.py", label="Go to Train", icon=":material/model_training:")
     st.stop()
 
-folder = Path(run["folder"]) / "snapshots"
+folder = run.files.snapshots
 colour_by = colour_choice("feat.colour")
 
 
@@ -52,12 +51,12 @@ def draw(status: str, sig: tuple) -> None:
 
 def watch(run_id: str, seen: tuple, was_live: bool) -> None:
     """Polls cheaply (a directory listing and one row); reruns the page when there is news."""
-    live_now = store.get(run_id)["status"] in LIVE or layout_pending(folder)
+    live_now = store.get(run_id).status in LIVE or layout_pending(folder)
     if signature(folder) != seen or (was_live and not live_now):
         st.rerun()
 
 
 sig = signature(folder)
-draw(run["status"], sig)
-if run["status"] in LIVE or layout_pending(folder):
-    st.fragment(run_every=POLL_SECONDS)(watch)(run["id"], sig, True)
+draw(run.status, sig)
+if run.status in LIVE or layout_pending(folder):
+    st.fragment(run_every=POLL_SECONDS)(watch)(run.id, sig, True)

@@ -1,4 +1,3 @@
-from pathlib import Path
 
 import streamlit as st
 
@@ -11,7 +10,7 @@ from tlcore.predict import NoCheckpoint, Predictor
 store = page_setup("Predict")
 st.caption("Drop in new images and see what a trained run predicts, with its best checkpoint "
            "(the epoch with the best validation score).")
-run = pick_run(store, only=lambda r: r["status"] != "queued") if store is not None else None
+run = pick_run(store, only=lambda r: r.status != "queued") if store is not None else None
 if run is None:
     st.info("No trained run yet. Train one first; a checkpoint is saved after every epoch.")
     st.page_link("pages/train.py", label="Go to Train", icon=":material/model_training:")
@@ -23,9 +22,9 @@ def predictor(folder: str, stamp: float) -> Predictor:  # stamp: reload when a n
     return Predictor(folder)
 
 
-best = Path(run["folder"]) / "checkpoints" / "best.safetensors"
+checkpoint = run.files.checkpoint("best")  # the one Predictor loads: best, else last
 try:
-    model = predictor(run["folder"], best.stat().st_mtime if best.exists() else 0.0)
+    model = predictor(str(run.folder), checkpoint.stat().st_mtime if checkpoint is not None else 0.0)
 except (NoCheckpoint, WeightsError, ValueError, OSError) as exc:
     st.warning(f"This run cannot predict yet: {exc}")
     st.stop()

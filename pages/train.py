@@ -53,7 +53,7 @@ if store is not None:
     run = active_run(store)
     if run is not None:
         st.divider()
-        run_panel(store, run["id"])
+        run_panel(store, run.id)
     runs = list(reversed(list_overviews(store)))
     if runs:
         st.divider()
@@ -61,7 +61,7 @@ if store is not None:
         labels = {r["id"]: f"{r['name']} · {r['status']} · {r['id']}" for r in runs}
         # The box shows the active run however it became active (Start, a seed group moving
         # on); a keyed select box would otherwise keep its previous choice and switch back.
-        st.session_state["ui.pick_run"] = run["id"] if run else runs[0]["id"]
+        st.session_state["ui.pick_run"] = run.id if run else runs[0]["id"]
         st.selectbox("Show run", list(labels), format_func=labels.get, key="ui.pick_run",
                      on_change=lambda: set_active_run(st.session_state["ui.pick_run"]))
         st.dataframe([{"run": r["id"], "name": r["name"], "status": r["status"], "strategy": r["strategy"],

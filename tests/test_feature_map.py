@@ -72,7 +72,7 @@ def test_align_undoes_rotation_scale_and_shift():
 
 def test_a_run_snapshots_its_probe_before_training_and_every_epoch(recorded_runs):
     store, ids = recorded_runs
-    folder = __import__("pathlib").Path(store.get(ids["dann"])["folder"]) / "snapshots"
+    folder = __import__("pathlib").Path(store.get(ids["dann"]).folder) / "snapshots"
     probe = read_probe(folder)
     domains = np.array(probe["domain"])
     # 100 a domain, the same number from every class: 10 of each class's 20 target images
@@ -91,7 +91,7 @@ def test_layouts_are_computed_beside_training_and_stay_in_one_frame(recorded_run
     import shutil
     store, ids = recorded_runs
     folder = tmp_path / "snapshots"
-    shutil.copytree(__import__("pathlib").Path(store.get(ids["dann"])["folder"]) / "snapshots", folder)
+    shutil.copytree(__import__("pathlib").Path(store.get(ids["dann"]).folder) / "snapshots", folder)
     pretrained = np.load(features_path(folder, 0)).astype(np.float32)  # epoch 0: the untrained backbone
     # The layout process itself, as the worker starts it (numba code from the disk cache).
     done = subprocess.run([sys.executable, "-m", "tlcore.embed.layout", str(folder), "--once"],

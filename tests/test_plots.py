@@ -42,7 +42,7 @@ def test_finetune_runs_have_no_adaptation_chart(recorded_runs):
 
 def test_evaluation_figures_from_a_summary(recorded_runs):
     store, ids = recorded_runs
-    summary = store.get(ids["dann"])["summary"]
+    summary = store.get(ids["dann"]).summary
     fig = before_after_figure(summary)
     assert [t.name for t in fig.data] == ["before transfer", "after transfer"]
     assert fig.data[1].y[0] == summary["target.test.accuracy"]

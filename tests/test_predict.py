@@ -12,7 +12,7 @@ from tlcore.predict import NoCheckpoint, Predictor
 
 def test_predictor_reproduces_the_run_s_own_test_predictions(recorded_runs):
     store, ids = recorded_runs
-    folder = store.get(ids["gradual"])["folder"]
+    folder = store.get(ids["gradual"]).folder
     predictor = Predictor(folder, which="last")  # the last epoch's weights: what the saved predictions used
     target = load_domain("syndigits", per_class=20)
     from tlcore.runs.read import target_test_predictions
@@ -26,7 +26,7 @@ def test_predictor_reproduces_the_run_s_own_test_predictions(recorded_runs):
 
 def test_predict_files_gives_each_broken_file_its_reason(recorded_runs):
     store, ids = recorded_runs
-    predictor = Predictor(store.get(ids["dann"])["folder"])
+    predictor = Predictor(store.get(ids["dann"]).folder)
     rows = predictor.predict_files([("seven.png", h.png_bytes()), ("empty.jpg", b""),
                                     ("text.jpg", b"not an image at all")])
     assert rows[0]["error"] is None and rows[0]["top"][0][0] in predictor.class_names

@@ -193,7 +193,7 @@ def _train_seeds(args, config) -> list[str]:
         name = seed_name(cfg.name or cfg.strategy.name, cfg.seed) if several else ""
         run_id = store.create_run(cfg, name, folder=folder, group=group or (NEW_GROUP if several else None))
         group = group or (run_id if several else None)
-        out = Path(store.get(run_id)["folder"])
+        out = store.get(run_id).folder
         os.environ["TLSTUDIO_RUN_FOLDER"] = str(out)
         print(f"run {run_id} in {out} (stop it with: python -m tlcore runs stop {run_id})", file=sys.stderr)
         if args.resume:
@@ -210,9 +210,10 @@ def _train_seeds(args, config) -> list[str]:
 
 def _recorded_device(config_path: str) -> str | None:
     """The device the run of a config.json ran on, from the summary.json beside it."""
+    from .run_folder import RunFolder
     try:
-        return json.loads((Path(config_path).parent / "summary.json").read_text()).get("device")
-    except (OSError, ValueError, AttributeError):
+        return (RunFolder(Path(config_path).parent).summary() or {}).get("device")
+    except AttributeError:  # a summary that is not an object
         return None
 
 

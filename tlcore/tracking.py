@@ -17,6 +17,7 @@ import os
 import re
 from pathlib import Path
 
+from .run_folder import RunFolder
 from .train.events import EpochEnded, RunEnded
 
 ENV = "MLFLOW_TRACKING_URI"
@@ -107,9 +108,10 @@ class MlflowLogger:
     def _end(self, event: RunEnded) -> None:
         summary = {k: v for k, v in event.summary.items() if not k.startswith("best.")}
         self._metrics({f"final.{k}": v for k, v in summary.items()}, int(event.summary.get("epochs_run") or 0))
-        for name in ("config.json", "summary.json"):
-            if (self.folder / name).exists():
-                self.client.log_artifact(self.run_id, str(self.folder / name))
+        files = RunFolder(self.folder)
+        for path in (files.file(files.CONFIG), files.file(files.SUMMARY)):
+            if path.exists():
+                self.client.log_artifact(self.run_id, str(path))
         if self.bundle is not None and event.status == "finished":
             self.client.log_artifact(self.run_id, str(self.bundle()), artifact_path="bundle")
         self.client.set_terminated(self.run_id, _STATUS.get(event.status, "FAILED"))

@@ -180,11 +180,11 @@ def pretrained_map(store, source_spec: str | None, target_spec: str) -> None:
         if store is None:
             st.error("The runs folder cannot be used, so the map has nowhere to go.")
             return
-        folder = start_pretrained_map(store.root / "maps", target_spec, source_spec, backbone, weights, size,
-                                      per_class, per_domain)
+        folder = start_pretrained_map(store.root, target_spec, source_spec, backbone, weights, size, per_class,
+                                      per_domain).folder
         st.session_state["data.map_for"], st.session_state["data.map_folder"] = spec, str(folder)
     folder = Path(st.session_state["data.map_folder"])
-    state, detail = map_state(folder)
+    state, detail, _ = map_state(folder)
     sig = signature(folder)
     _draw_pretrained(folder, state, detail, sig)
     if state == "running":

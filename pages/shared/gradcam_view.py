@@ -16,6 +16,8 @@ import streamlit as st
 from tlcore.backbones import WeightsError
 from tlcore.explain import CamExplainer, NoSpatialLayer, RunImagesUnavailable, overlay, run_test_images
 from tlcore.predict import NoCheckpoint, Predictor
+from tlcore.run_folder import RunFolder
+from tlcore.runs import RunRecord
 
 DISPLAY_PX = 192  # images and maps are drawn this wide
 # Images a page of maps: 16 maps (predicted + true class) of lite0 at 224 px took 0.5-0.8 s
@@ -29,8 +31,9 @@ _UNUSABLE = (NoCheckpoint, WeightsError, NoSpatialLayer, ValueError, OSError)
 
 
 def _stamp(folder: str, which: str) -> float:
-    path = Path(folder) / "checkpoints" / f"{which}.safetensors"
-    return path.stat().st_mtime if path.exists() else 0.0
+    """When the checkpoint a Predictor of ``which`` loads was saved (0: none yet)."""
+    path = RunFolder(folder).checkpoint(which)
+    return path.stat().st_mtime if path is not None else 0.0
 
 
 @st.cache_resource(max_entries=2, show_spinner="Loading the run's checkpoint for the heat maps…")
@@ -78,7 +81,7 @@ def for_display(image: np.ndarray) -> np.ndarray:
     return np.repeat(np.repeat(np.asarray(image), scale, axis=0), scale, axis=1)
 
 
-def gradcam_section(run: dict, predictions: dict | None) -> None:
+def gradcam_section(run: RunRecord, predictions: dict | None) -> None:
     """Evaluate page: test images next to the heat maps of their predicted and true classes.
     ``predictions`` is ``tlcore.runs.read.target_test_predictions`` of the run."""
     st.subheader("What the model looks at")
@@ -86,7 +89,7 @@ def gradcam_section(run: dict, predictions: dict | None) -> None:
     if not predictions or not predictions.get("true"):
         st.info("Heat maps appear once the run has evaluated its test set (after its first epoch).")
         return
-    folder = run["folder"]
+    folder = str(run.folder)
     try:
         explainer = _run_explainer(folder, "last", _stamp(folder, "last"))  # the weights the predictions came from
         test = _test_images(folder, _stamp(folder, "last"))

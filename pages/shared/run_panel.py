@@ -6,22 +6,20 @@ rerunning the page around it; when the run ends the page reruns once and polling
 """
 from __future__ import annotations
 
-import json
 import time
 
 import streamlit as st
 
 from tlcore.plots import curve_figures, freeze_timeline_figure, group_curve_figure, weights_figure
 from tlcore.runs import resume, seed_group, stop
-from tlcore.runs.jobs import log_tail
+from tlcore.run_record import ACTIVE, LIVE
 from tlcore.runs.read import MetricsFeed, instance_weights, progress
-from tlcore.runs.store import ACTIVE
+from tlcore.runs.scheduler import log_tail
 
 from .format import duration, gain, percent, status_badge
 from .setup import set_active_run
 
 POLL_SECONDS = 0.5  # measured: the chart trails the worker by under a second (BENCHMARKS.md)
-LIVE = ("queued", *ACTIVE)
 
 
 def feed(store, run_id: str) -> MetricsFeed:
@@ -34,62 +32,62 @@ def feed(store, run_id: str) -> MetricsFeed:
 
 def run_panel(store, run_id: str) -> None:
     run = store.get(run_id)
-    group = seed_group(store, run_id) if run["group_id"] else None
-    live = (run["status"] in LIVE, bool(group and group.count(*LIVE)))
+    group = seed_group(store, run_id) if run.group_id else None
+    live = (run.status in LIVE, bool(group and group.count(*LIVE)))
     st.fragment(run_every=POLL_SECONDS if any(live) else None)(_draw)(store, run_id, live)
 
 
 def _draw(store, run_id: str, was_live: tuple[bool, bool]) -> None:
     """``was_live``: (this run, any run of its seed group) at the last full page run."""
     run = store.get(run_id)
-    group = seed_group(store, run_id) if run["group_id"] else None
-    if was_live[0] and run["status"] not in LIVE:
+    group = seed_group(store, run_id) if run.group_id else None
+    if was_live[0] and run.status not in LIVE:
         # Ended since the last poll. In a seed group the panel follows the seed that starts
         # next; either way the whole page redraws once (and stops polling if nothing is live).
-        following = next((r for r in group.runs if r["status"] in LIVE), None) if group else None
+        following = next((r for r in group.runs if r.status in LIVE), None) if group else None
         if following:
-            set_active_run(following["id"])
+            set_active_run(following.id)
         st.rerun()
     if was_live[1] and not (group and group.count(*LIVE)):
         st.rerun()
     rows = feed(store, run_id).poll()
-    prog = progress(rows, run["status"])
+    prog = progress(rows, run.status)
     head, buttons = st.columns([4, 1])
     with head:
-        st.markdown(f"#### {run['name']} {status_badge(run['status'])}")
+        st.markdown(f"#### {run.name} {status_badge(run.status)}")
         if prog.epochs:
-            epoch = min(prog.epoch + (run["status"] in ACTIVE), prog.epochs)
+            epoch = min(prog.epoch + (run.status in ACTIVE), prog.epochs)
             left = f" · about {duration(prog.eta_s)} left" if prog.eta_s is not None else ""
             text = f"epoch {epoch} of {prog.epochs} · step {prog.step:,} of {prog.total_steps:,}{left}"
         else:
             text = ("preparing: loading the data and the backbone, scoring the untrained network"
-                    if run["status"] in LIVE else "no training step was recorded")
+                    if run.status in LIVE else "no training step was recorded")
         st.progress(prog.fraction, text=text)
     with buttons:
-        if run["status"] in LIVE and st.button("Stop", key="ui.stop", icon=":material/stop:", width="stretch"):
+        if run.status in LIVE and st.button("Stop", key="ui.stop", icon=":material/stop:", width="stretch"):
             stop(store, run_id, wait=False)
             st.toast("Stopping at the next step; a checkpoint is kept.")
         if group and group.count(*LIVE) > 1 and st.button("Stop all seeds", key="ui.stop_group", width="stretch",
                                                           icon=":material/stop_circle:"):
             for member in group.runs:
-                if member["status"] in LIVE:
-                    stop(store, member["id"], wait=False)  # a queued seed is marked stopped at once
+                if member.status in LIVE:
+                    stop(store, member.id, wait=False)  # a queued seed is marked stopped at once
             st.toast("Stopping every seed of the group.")
-        if run["status"] in ("stopped", "failed") and st.button("Resume", key="ui.resume", width="stretch",
+        if run.status in ("stopped", "failed") and st.button("Resume", key="ui.resume", width="stretch",
                                                                 icon=":material/play_arrow:"):
             resume(store, run_id)
             st.rerun()
     if group:
         _group_progress(store, group, run_id)
-    if run["status"] == "queued":
+    if run.status == "queued":
         st.info("Waiting for a free slot: another run is training (see the runs table below).")
-    if run["status"] == "failed":
-        st.error(f"The run failed: {run['error'] or 'no reason recorded'}")
+    if run.status == "failed":
+        st.error(f"The run failed: {run.error or 'no reason recorded'}")
         tail = log_tail(store, run_id, 25)
         if tail:
             st.code(tail, language=None)
-    summary = run["summary"] or {}
-    if run["status"] == "finished" and summary:
+    summary = run.summary or {}
+    if run.status == "finished" and summary:
         c = st.columns(3)
         c[0].metric("Target test accuracy", percent(summary.get("target.test.accuracy")),
                     delta=_gain(summary, "accuracy"))
@@ -97,7 +95,7 @@ def _draw(store, run_id: str, was_live: tuple[bool, bool]) -> None:
         c[2].metric("Time", duration(summary.get("wall_time_s")), help=f"on {summary.get('device')}")
         st.page_link("pages/evaluate.py", label="See the full evaluation", icon=":material/insights:",
                      query_params={"run": run_id})
-    if not prog.step and run["status"] in LIVE:
+    if not prog.step and run.status in LIVE:
         st.caption("Shown: step 0 · the curves appear with the first training step")
         return
     figures = curve_figures(rows)
@@ -126,10 +124,10 @@ def _group_progress(store, group, run_id: str) -> None:
     st.progress(done / group.n, text=f"Seed group · {group.progress_text()}")
     cells = []
     for member in group.runs:
-        seed = json.loads(member["config"])["seed"]
-        acc = (member["summary"] or {}).get("target.test.accuracy")
-        cell = f"seed {seed} {status_badge(member['status'])}" + (f" {percent(acc)}" if acc is not None else "")
-        cells.append(f"**{cell}**" if member["id"] == run_id else cell)
+        seed = member.seed
+        acc = (member.summary or {}).get("target.test.accuracy")
+        cell = f"seed {seed} {status_badge(member.status)}" + (f" {percent(acc)}" if acc is not None else "")
+        cells.append(f"**{cell}**" if member.id == run_id else cell)
     st.markdown(" · ".join(cells))
     acc, f1 = group.scores.get("target.test.accuracy"), group.scores.get("target.test.macro_f1")
     if acc:
@@ -138,8 +136,8 @@ def _group_progress(store, group, run_id: str) -> None:
                    f"macro F1 {f1.text(with_n=False) if f1 else '–'}.")
         st.page_link("pages/evaluate.py", label="Compare the group on the Evaluate page", icon=":material/insights:",
                      query_params={"run": run_id})
-    curves = {f"seed {json.loads(m['config'])['seed']}": feed(store, m["id"]).poll() for m in group.runs
-              if m["status"] != "queued"}
+    curves = {f"seed {m.seed}": feed(store, m.id).poll() for m in group.runs
+              if m.status != "queued"}
     if any(curves.values()):
         st.plotly_chart(group_curve_figure(curves), width="stretch", key="ui.chart_group")
 

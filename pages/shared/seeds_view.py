@@ -2,14 +2,14 @@
 or groups compared against seed noise."""
 from __future__ import annotations
 
-import json
 import string
 
 import streamlit as st
 
 from tlcore.plots import compare_curves_figure
 from tlcore.runs import seed_group
-from tlcore.runs.read import MetricsFeed, config_table, list_overviews
+from tlcore.runs import RunRecord
+from tlcore.runs.read import MetricsFeed, config_table, current_runs
 from tlcore.runs.seeds import SCORES, compare_items, group_name, spread, versus_noise
 
 from .format import gain, percent
@@ -17,9 +17,9 @@ from .format import gain, percent
 LABELS = {"accuracy": "Accuracy", "macro_recall": "Macro recall", "macro_f1": "Macro F1"}
 
 
-def group_section(store, run: dict) -> None:
+def group_section(store, run: RunRecord) -> None:
     """Mean ± std of the target test scores over the finished runs of the picked run's group."""
-    group = seed_group(store, run["id"])
+    group = seed_group(store, run.id)
     if group is None:
         return
     done = group.count("finished")
@@ -38,23 +38,23 @@ def group_section(store, run: dict) -> None:
                "another seed would likely land. A seed changes the images drawn, the split, the head's start and "
                "the batch order.")
     with st.expander("Each seed"):
-        st.dataframe([{"seed": json.loads(r["config"])["seed"], "run": r["id"], "status": r["status"],
-                       **{LABELS[n]: (r["summary"] or {}).get(f"target.test.{n}") for n in SCORES}}
+        st.dataframe([{"seed": r.seed, "run": r.id, "status": r.status,
+                       **{LABELS[n]: (r.summary or {}).get(f"target.test.{n}") for n in SCORES}}
                       for r in group.runs], hide_index=True, width="stretch",
                      column_config={LABELS[n]: st.column_config.NumberColumn(format="percent") for n in SCORES})
 
 
-def _label(key: str, runs: list[dict]) -> str:
-    if runs[0]["group"]:
+def _label(key: str, runs: list[RunRecord]) -> str:
+    if runs[0].group_id:
         return f"{group_name(runs)} · {len(runs)} seeds · group {key}"
-    return f"{runs[0]['name']} · {key}"
+    return f"{runs[0].name} · {key}"
 
 
-def _scores(store, key: str, runs: list[dict]) -> dict:
+def _scores(store, key: str, runs: list[RunRecord]) -> dict:
     """Spreads of the headline scores: a group's over its finished seeds, a lone run's as n=1."""
-    if runs[0]["group"]:
+    if runs[0].group_id:
         return seed_group(store, key).scores
-    summary = store.get(key)["summary"] or {}
+    summary = store.get(key).summary or {}
     out = {}
     for prefix in ("target.test.", "before.target.test."):
         for name in SCORES:
@@ -67,7 +67,7 @@ def _scores(store, key: str, runs: list[dict]) -> dict:
 def compare_section(store) -> None:
     """Runs and seed groups side by side: scores (mean ± std for a group), what the first
     one's difference to each other is worth against seed noise, settings and curves."""
-    items = compare_items(list(reversed(list_overviews(store))))
+    items = compare_items(list(reversed(current_runs(store))))
     labels = {key: _label(key, runs) for key, runs in items.items()}
     st.session_state.setdefault("eval.compare", list(items)[:3])
     st.session_state["eval.compare"] = [i for i in st.session_state["eval.compare"] if i in labels]
@@ -82,8 +82,8 @@ def compare_section(store) -> None:
         s = scores[key].get(name)
         return "–" if s is None else s.text(with_n=False) if s.n > 1 else percent(s.mean)
 
-    st.dataframe([{"": letters[k], "name": group_name(items[k]) if items[k][0]["group"] else items[k][0]["name"],
-                   "seeds": _seeds_cell(items[k]), "strategy": items[k][0]["strategy"],
+    st.dataframe([{"": letters[k], "name": group_name(items[k]) if items[k][0].group_id else items[k][0].name,
+                   "seeds": _seeds_cell(items[k]), "strategy": items[k][0].config.strategy.name,
                    "test accuracy": cell(k, "target.test.accuracy"), "test macro F1": cell(k, "target.test.macro_f1"),
                    "before transfer": cell(k, "before.target.test.accuracy")} for k in chosen],
                  hide_index=True, width="stretch")
@@ -92,24 +92,24 @@ def compare_section(store) -> None:
         other = scores[key].get("target.test.accuracy")
         if first and other:
             st.caption(versus_noise(other, first, letters[key], letters[chosen[0]]) + " (test accuracy)")
-    _settings(store, {items[k][0]["id"]: letters[k] for k in chosen})
+    _settings(store, {items[k][0].id: letters[k] for k in chosen})
     metric = st.selectbox("Curve", ["accuracy", "macro_f1", "loss"], key="eval.curve")
     curves = {}  # in the table's order; a group: its runs' rows, drawn as mean and band
     for k in chosen:
-        group = items[k][0]["group"]
-        label = f"{letters[k]} · {group_name(items[k]) if group else items[k][0]['name']}"
-        curves[label] = [MetricsFeed(store, r["id"]).poll() for r in items[k]] if group else \
+        group = items[k][0].group_id
+        label = f"{letters[k]} · {group_name(items[k]) if group else items[k][0].name}"
+        curves[label] = [MetricsFeed(store, r.id).poll() for r in items[k]] if group else \
             MetricsFeed(store, k).poll()
     st.plotly_chart(compare_curves_figure(curves, "target.val", metric), width="stretch")
-    if any(items[k][0]["group"] for k in chosen):
+    if any(items[k][0].group_id for k in chosen):
         st.caption("A seed group: its mean, with a band of ±1 std over the seeds that reached the epoch "
                    "(min–max where only two did).")
 
 
-def _seeds_cell(runs: list[dict]) -> str:
-    if not runs[0]["group"]:
-        return f"1 ({runs[0]['status']})"
-    done = sum(r["status"] == "finished" for r in runs)
+def _seeds_cell(runs: list[RunRecord]) -> str:
+    if not runs[0].group_id:
+        return f"1 ({runs[0].status})"
+    done = sum(r.status == "finished" for r in runs)
     return f"{done} of {len(runs)} finished"
 
 

@@ -13,7 +13,7 @@ import streamlit as st
 from tlcore.backbones import DEFAULT_BACKBONE
 from tlcore.data import domain_info, load_domain
 from tlcore.devices import resolve_device
-from tlcore.runs import RUN_ID_FORMAT, RunStore, RunStoreError, is_run_id, reconcile
+from tlcore.runs import RUN_ID_FORMAT, RunRecord, RunStore, RunStoreError, is_run_id, reconcile
 
 from .format import status_badge
 
@@ -50,12 +50,12 @@ def page_setup(title: str) -> RunStore | None:
     run = active_run(store)
     with st.sidebar:
         for script, label, icon in PAGES:
-            st.page_link(script, label=label, icon=icon, query_params={"run": run["id"]} if run else None)
+            st.page_link(script, label=label, icon=icon, query_params={"run": run.id} if run else None)
         st.divider()
         st.markdown(f"**Device:** {device_label()}")
         _tracking_switch(store)
         if run:
-            st.markdown(f"**Active run:** `{run['name']}`  \n{status_badge(run['status'])} · `{run['id']}`")
+            st.markdown(f"**Active run:** `{run.name}`  \n{status_badge(run.status)} · `{run.id}`")
         else:
             st.caption("No run yet: start one on the Train page.")
         target, source = st.session_state.get("data.target_label"), st.session_state.get("data.source_label")
@@ -133,7 +133,7 @@ def _store() -> RunStore:
     return store
 
 
-def active_run(store: RunStore | None) -> dict | None:
+def active_run(store: RunStore | None) -> RunRecord | None:
     """The run in the URL (?run=ID), else the one this session last looked at. An id in the
     URL that is not of the store's form is dropped with a warning, never looked up or used."""
     url_id = st.query_params.get("run")

@@ -1,5 +1,6 @@
 """Grad-CAM heat maps: a layer for every registered backbone, maps that point at the object
 on the real pretrained default, a trained run's test images, and the Predict page's toggle."""
+import dataclasses
 import json
 import shutil
 from pathlib import Path
@@ -147,7 +148,7 @@ def test_a_run_s_predictor_and_test_images_give_maps(tiny_run):
     from tlcore.predict import Predictor
     from tlcore.runs.read import target_test_predictions
     store, run_id = tiny_run
-    folder = Path(store.get(run_id)["folder"])
+    folder = Path(store.get(run_id).folder)
     test = run_test_images(folder)
     saved = target_test_predictions(store, run_id)
     assert test.note is None and test.ids == saved["ids"] and test.images[0].ndim == 3
@@ -164,7 +165,7 @@ def test_a_run_s_predictor_and_test_images_give_maps(tiny_run):
 def test_missing_run_data_falls_back_to_the_thumbnails(tiny_run, tmp_path):
     store, run_id = tiny_run
     folder = tmp_path / "copy"
-    shutil.copytree(store.get(run_id)["folder"], folder)
+    shutil.copytree(store.get(run_id).folder, folder)
     config = json.loads((folder / "config.json").read_text())
     config["data"]["target"] = str(tmp_path / "gone.zip")  # an upload deleted since
     (folder / "config.json").write_text(json.dumps(config))
@@ -217,7 +218,7 @@ def test_evaluate_section_shows_predicted_and_true_class_maps(tiny_run, tmp_path
     assert any(c.startswith("true: ") for c in captions)  # a one-epoch CNN gets some wrong
     assert any(c.value.startswith("Read from layer `body.conv2`") for c in at.caption)
     # A run folder without a checkpoint: a message, not a traceback.
-    at = AppTest.from_function(_evaluate_section, args=({**run, "folder": str(tmp_path)}, predictions),
+    at = AppTest.from_function(_evaluate_section, args=(dataclasses.replace(run, folder=tmp_path), predictions),
                                default_timeout=60)
     at.run()
     assert not at.exception and any("No heat maps for this run" in i.value and "no checkpoint" in i.value

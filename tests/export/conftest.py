@@ -60,7 +60,7 @@ def finetuned_model(finetuned):
     """(RunModel, TestImages) of the finetuned run, loaded once for the checks that share them."""
     from tlcore.export import load_run_model
     from tlcore.export.images import run_test_images
-    return load_run_model(finetuned["folder"]), run_test_images(finetuned["folder"])
+    return load_run_model(finetuned.folder), run_test_images(finetuned.folder)
 
 
 # The adaptation runs: mnist -> syndigits, one epoch, random init. DANN on the DANN paper's
@@ -92,7 +92,7 @@ def bundle(finetuned, tmp_path_factory):
     from tlcore.export import write_bundle
     start = time.perf_counter()
     with one_torch_thread():
-        path = write_bundle(finetuned["folder"], store_row=finetuned)
+        path = write_bundle(finetuned.folder, record=finetuned)
     seconds = time.perf_counter() - start
     unpacked = tmp_path_factory.mktemp("unpacked")
     with zipfile.ZipFile(path) as zf:

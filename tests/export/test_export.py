@@ -40,7 +40,7 @@ def export_cli(*argv) -> int:
 
 def test_onnx_gives_the_torch_model_s_top1_and_probabilities_on_the_test_set(finetuned, finetuned_model, bundle):
     _, unpacked, _ = bundle
-    check = verify_onnx(finetuned["folder"], unpacked / "model.onnx", *finetuned_model)
+    check = verify_onnx(finetuned.folder, unpacked / "model.onnx", *finetuned_model)
     assert check.n == N_TEST and check.same_images_as_run  # the images the Evaluate page scored
     assert check.top1_agreement == 1.0 and check.max_prob_diff < MAX_PROB_DIFF == 1e-4
     card = json.loads((unpacked / "model_card.json").read_text())
@@ -64,7 +64,7 @@ def test_onnx_batch_is_dynamic(finetuned_model, bundle):
 
 def test_torchscript_matches_torch_at_batch_1_and_7(finetuned, finetuned_model, bundle):
     _, unpacked, _ = bundle
-    check = verify_torchscript(finetuned["folder"], unpacked / "model.torchscript.pt", *finetuned_model)
+    check = verify_torchscript(finetuned.folder, unpacked / "model.torchscript.pt", *finetuned_model)
     assert check.n == N_TEST and check.top1_agreement == 1.0 and check.max_prob_diff < MAX_PROB_DIFF
     with pytest.warns(FutureWarning):  # torch 2.14 deprecates torch.jit; it still loads
         module = torch.jit.load(str(unpacked / "model.torchscript.pt"))
@@ -80,8 +80,8 @@ def test_safetensors_and_model_card_round_trip_into_a_fresh_backbone(finetuned, 
     model, card = load_safetensors_model(unpacked / "model.safetensors")
     assert card["classes"] == [str(d) for d in range(10)] and card["input"]["size"] == 32
     assert card["backbone"] == "efficientnet_lite0" and card["preprocessing"]["mean"] == [0.5, 0.5, 0.5]
-    assert card["config"] == json.loads(Path(finetuned["folder"], "config.json").read_text())
-    assert card["metrics"]["target.test.accuracy"] == finetuned["summary"]["target.test.accuracy"]
+    assert card["config"] == json.loads(Path(finetuned.folder, "config.json").read_text())
+    assert card["metrics"]["target.test.accuracy"] == finetuned.summary["target.test.accuracy"]
     assert card["checkpoint"]["file"] == "best.safetensors" and len(card["checkpoint"]["sha256"]) == 64
     predictor = finetuned_model[0].predictor
     x = torch.from_numpy(square_inputs(finetuned_model[1].images, 32)).permute(0, 3, 1, 2)
@@ -109,9 +109,9 @@ def _logic_lines(path: Path) -> int:
 
 def test_bundle_holds_every_file_and_a_short_predict_py(finetuned, bundle):
     path, unpacked, seconds = bundle
-    assert path.parent == Path(finetuned["folder"]) / "exports"
+    assert path.parent == Path(finetuned.folder) / "exports"
     names = zipfile.ZipFile(path).namelist()
-    top = f"tlstudio-{finetuned['id']}"
+    top = f"tlstudio-{finetuned.id}"
     assert names == [f"{top}/{n}" for n in BUNDLE_FILES]
     card = json.loads((unpacked / "model_card.json").read_text())
     assert set(card) >= {"classes", "input", "preprocessing", "backbone", "metrics", "config", "exported"}
@@ -138,7 +138,7 @@ def test_a_failed_bundle_leaves_the_previous_one_and_no_debris(finetuned, bundle
         raise OSError(28, "No space left on device")
     monkeypatch.setattr("tlcore.export.bundle.export_onnx", disk_full)
     with pytest.raises(OSError, match="No space"):
-        write_bundle(finetuned["folder"], store_row=finetuned)
+        write_bundle(finetuned.folder, record=finetuned)
     assert path.read_bytes() == before
     assert sorted(p.name for p in path.parent.iterdir()) == [path.name]  # no temporary folder or file left
 
@@ -162,7 +162,7 @@ def test_the_tested_strategies_cover_every_own_evaluation_module():
 
 @pytest.mark.parametrize("strategy", ["dann", "adabn"])
 def test_adaptation_runs_export_what_they_evaluate_with(adapted, strategy):
-    folder = adapted[strategy]["folder"]
+    folder = adapted[strategy].folder
     run = load_run_model(folder)
     if strategy == "adabn":  # what is exported: the target-statistics copy, not the source-trained backbone
         from safetensors.torch import load_file
@@ -184,7 +184,7 @@ def test_adaptation_runs_export_what_they_evaluate_with(adapted, strategy):
 
 
 def test_a_model_torch_export_cannot_capture_falls_back_to_the_older_exporter(adapted, monkeypatch):
-    folder = adapted["dann"]["folder"]
+    folder = adapted["dann"].folder
 
     def cannot_capture(*args):
         raise RuntimeError("torch.export could not capture the graph")
@@ -203,11 +203,11 @@ def test_a_model_torch_export_cannot_capture_falls_back_to_the_older_exporter(ad
 def test_cli_exports_and_refuses_unusable_input(export_store, adapted, capsys):
     runs_dir = str(export_store.root)
     run = adapted["dann"]
-    assert export_cli(run["id"], "--format", "onnx", "--runs-dir", runs_dir) == 0
+    assert export_cli(run.id, "--format", "onnx", "--runs-dir", runs_dir) == 0
     out = capsys.readouterr().out
-    assert "top-1 agreement 100.0%" in out and (Path(run["folder"]) / "exports" / "model.onnx").exists()
-    target = Path(run["folder"]) / "exports" / "weights.safetensors"
-    assert export_cli(run["id"], "--format", "safetensors", "--out", str(target), "--runs-dir", runs_dir) == 0
+    assert "top-1 agreement 100.0%" in out and (Path(run.folder) / "exports" / "model.onnx").exists()
+    target = Path(run.folder) / "exports" / "weights.safetensors"
+    assert export_cli(run.id, "--format", "safetensors", "--out", str(target), "--runs-dir", runs_dir) == 0
     assert target.exists() and target.with_name("weights.model_card.json").exists()
     for hostile in ("../../etc", "20260101-000000-zzzzzz", "x" * 500):
         assert export_cli(hostile, "--runs-dir", runs_dir) == 2
@@ -257,14 +257,14 @@ def test_bundle_predict_py_reproduces_the_dashboard_in_a_bare_venv(finetuned, fi
     got = {row["file"]: row for row in map(json.loads, done.stdout.splitlines())}
     assert sorted(got) == sorted(files)
     # The Predict page: the same files through the Predictor (decode_image, then its resize).
-    shown = {row["file"]: row["top"][0] for row in Predictor(finetuned["folder"]).predict_files(
+    shown = {row["file"]: row["top"][0] for row in Predictor(finetuned.folder).predict_files(
         sorted(files.items()), k=1)}
     for name in files:
         assert got[name]["class"] == shown[name][0], name
         assert abs(got[name]["probability"] - shown[name][1]) < MAX_PROB_DIFF, name
     # The Evaluate page: the run's saved test predictions (made with the same, best, epoch's weights).
-    saved = target_test_predictions(export_store, finetuned["id"])
-    assert finetuned["summary"]["best_epoch"] == saved["epoch"] and saved["ids"] == test.ids
+    saved = target_test_predictions(export_store, finetuned.id)
+    assert finetuned.summary["best_epoch"] == saved["epoch"] and saved["ids"] == test.ids
     assert [got[f"test_{i:03d}.png"]["class"] for i in range(len(test.ids))] == \
         [saved["class_names"][p] for p in saved["pred"]]
     assert len({got[n]["class"] for n in got}) > 3  # a model that says one class everywhere would prove little

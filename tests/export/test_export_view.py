@@ -1,6 +1,7 @@
 """The Evaluate page's bundle download (pages/shared/export_view.py): the button through
 Streamlit's AppTest, its message for a run without a checkpoint, and the bundle built by
 its own process on a click, then reused until the run saves a newer checkpoint."""
+import dataclasses
 import os
 import zipfile
 from pathlib import Path
@@ -10,6 +11,7 @@ from streamlit.testing.v1 import AppTest
 
 from pages.shared.export_view import bundle_bytes
 from pages.shared.setup import _store
+from tlcore.runs import RunRecord
 
 
 @pytest.fixture
@@ -33,7 +35,8 @@ def _render(run) -> AppTest:
 
 
 def test_a_run_without_a_checkpoint_says_why_there_is_no_download(runs_dir, tmp_path):
-    at = _render({"id": "20260101-000000-abcdef", "name": "new", "folder": str(tmp_path)})
+    at = _render(RunRecord(id="20260101-000000-abcdef", name="new", created=0.0, config_json="{}", status="queued",
+                           folder=tmp_path))
     assert "No checkpoint yet" in at.info[0].value and not at.get("download_button")
 
 
@@ -44,7 +47,7 @@ def test_a_trained_run_offers_its_bundle_ready_or_built_on_click(runs_dir, finet
     assert _render(finetuned).caption[0].value == "Ready to download."
     stamp = path.stat().st_mtime_ns
     assert bundle_bytes(finetuned, runs_dir) == path.read_bytes() and path.stat().st_mtime_ns == stamp  # reused
-    checkpoint = Path(finetuned["folder"], "checkpoints", "best.safetensors")
+    checkpoint = Path(finetuned.folder, "checkpoints", "best.safetensors")
     old = checkpoint.stat().st_mtime - 3600
     os.utime(path, (old, old))  # the bundle now predates the checkpoint: a click would rebuild it
     try:
@@ -56,9 +59,9 @@ def test_a_trained_run_offers_its_bundle_ready_or_built_on_click(runs_dir, finet
 def test_a_click_builds_the_bundle_in_its_own_process_once(runs_dir, adapted):
     run = adapted["dann"]  # the small CNN: its bundle takes a few seconds
     data = bundle_bytes(run, runs_dir)
-    path = Path(run["folder"], "exports", f"tlstudio-{run['id']}.zip")
+    path = Path(run.folder, "exports", f"tlstudio-{run.id}.zip")
     assert data == path.read_bytes() and len(zipfile.ZipFile(path).namelist()) == 9
     stamp = path.stat().st_mtime_ns
     assert bundle_bytes(run, runs_dir) == data and path.stat().st_mtime_ns == stamp
     with pytest.raises(RuntimeError, match="no checkpoint yet"):  # the reason the button shows
-        bundle_bytes(dict(run, id="20260101-000000-abcdef", folder=str(runs_dir / "nowhere")), runs_dir)
+        bundle_bytes(dataclasses.replace(run, id="20260101-000000-abcdef", folder=runs_dir / "nowhere"), runs_dir)

@@ -11,7 +11,8 @@ import numpy as np
 import pytest
 
 from tlcore.data import load_domain
-from tlcore.feasibility.job import job_folder, job_state, read_result, start_feasibility
+from tlcore.feasibility.job import job_state, read_result, start_feasibility
+from tlcore.jobs import job_folder
 from tlcore.feasibility.report import format_report, run_feasibility, verdict
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -110,16 +111,16 @@ def wait(folder, timeout_s=120):
 def test_background_job_writes_its_report_and_a_bad_target_gets_a_reason(tmp_path, monkeypatch):
     monkeypatch.setenv("PYTHONPATH", str(ROOT))
     spec = dict(target="syndigits", source=None, backbones=["efficientnet_lite0"], per_class=12, image_size=SIZE)
-    folder = start_feasibility(tmp_path, spec)
-    assert folder == job_folder(tmp_path, spec) and job_state(folder)[0] == "running"
-    assert start_feasibility(tmp_path, spec) == folder  # asked again while it runs: the same job
+    folder = start_feasibility(tmp_path, spec).folder
+    assert folder == job_folder(tmp_path, "feasibility", spec) and job_state(folder)[0] == "running"
+    assert start_feasibility(tmp_path, spec).folder == folder  # asked again while it runs: the same job
     state, detail, progress = wait(folder)
     assert (state, progress) == ("ready", 1.0), (state, detail, (folder / "job.log").read_text())
     report, thumbs = read_result(folder)
     assert report["best_backbone"] == "efficientnet_lite0" and report["domain_gap"] is None
     assert thumbs.dtype == np.uint8 and len(thumbs) == min(60, len(report["suspects"]))
 
-    bad = start_feasibility(tmp_path, dict(spec, target=str(tmp_path / "no such folder")))
+    bad = start_feasibility(tmp_path, dict(spec, target=str(tmp_path / "no such folder"))).folder
     state, detail, _ = wait(bad)
     assert state == "failed" and "no such folder" in detail and "Traceback" not in detail
     with pytest.raises(ValueError, match="unknown feasibility settings"):

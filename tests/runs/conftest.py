@@ -3,7 +3,7 @@ import signal
 
 import pytest
 
-from tlcore.runs import RunStore, jobs
+from tlcore.runs import RunStore, scheduler
 
 
 @pytest.fixture
@@ -15,5 +15,5 @@ def store(tmp_path, monkeypatch):
     s = RunStore(tmp_path / "runs")
     yield s
     for run in s.list_runs():
-        if run["pid"] and jobs.pid_alive(run["pid"]):
-            os.killpg(run["pid"], signal.SIGKILL)
+        if run.pid and scheduler.pid_alive(run.pid):
+            os.killpg(run.pid, signal.SIGKILL)

@@ -15,7 +15,7 @@ import torch
 from safetensors.torch import load_file
 
 from tlcore.config import DataConfig, ModelConfig, OptimConfig, RunConfig, ScheduleConfig
-from tlcore.runs import jobs
+from tlcore.runs import scheduler
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -35,7 +35,7 @@ from tlcore.runs.worker import run_recorded
 from tlcore.train.events import EpochEnded
 
 store = RunStore({runs!r})
-folder = Path(store.get({run_id!r})["folder"])
+folder = Path(store.get({run_id!r}).folder)
 
 def disk_fills_after_epoch_1_checkpoint(event):
     # Runs after the store and metrics.jsonl have recorded epoch 2, before its checkpoint.
@@ -57,7 +57,7 @@ sys.exit(0)
 
 def test_disk_full_during_a_checkpoint_keeps_the_previous_one_and_fails_clearly(store):
     run_id = store.create_run(CONFIG, "disk fills")
-    folder = Path(store.get(run_id)["folder"])
+    folder = Path(store.get(run_id).folder)
     ckpt = folder / "checkpoints"
     child = subprocess.run([sys.executable, "-c", CHILD.format(root=str(ROOT), runs=str(store.root), run_id=run_id)],
                            cwd=ROOT, capture_output=True, text=True, timeout=300,
@@ -66,8 +66,8 @@ def test_disk_full_during_a_checkpoint_keeps_the_previous_one_and_fails_clearly(
     assert "limit" in child.stdout and "FAILED CheckpointWriteError" in child.stdout, child.stdout
 
     run = store.get(run_id)
-    assert run["status"] == "failed"
-    error = run["error"]
+    assert run.status == "failed"
+    error = run.error
     assert error.startswith("CheckpointWriteError: could not write the checkpoint of epoch 2"), error
     assert "writing last.safetensors in" in error and str(ckpt) in error and "EFBIG" in error, error
     assert "the checkpoint of epoch 1 is kept" in error and "resume" in error, error
@@ -85,9 +85,9 @@ def test_disk_full_during_a_checkpoint_keeps_the_previous_one_and_fails_clearly(
     assert {m["epoch"] for m in store.metrics(run_id, split="epoch")} == {1, 2}
 
     # With the limit gone (a normal worker), the run resumes from epoch 1 and finishes.
-    jobs.resume(store, run_id)
-    assert jobs.wait(store, run_id, 300) == "finished", store.get(run_id)["error"]
-    assert store.get(run_id)["summary"]["epochs_run"] == 3
+    scheduler.resume(store, run_id)
+    assert scheduler.wait(store, run_id, 300) == "finished", store.get(run_id).error
+    assert store.get(run_id).summary["epochs_run"] == 3
     # Each start records its first step: 0, then the step after epoch 1 (not 0 again).
     starts = [m["step"] for m in store.metrics(run_id, split="run") if m["name"] == "epochs"]
     per_epoch = [m["value"] for m in store.metrics(run_id, split="run") if m["name"] == "steps_per_epoch"][0]

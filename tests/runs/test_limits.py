@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from tlcore.config import RunConfig
-from tlcore.runs import RunLimitError, RunStoreError, is_run_id, jobs, max_running_jobs
+from tlcore.runs import RunLimitError, RunStoreError, is_run_id, scheduler, max_running_jobs
 from tlcore.runs.limits import free_disk_mb
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -20,7 +20,7 @@ def test_a_run_is_refused_when_free_disk_is_below_the_threshold(store, monkeypat
     monkeypatch.setenv("TLSTUDIO_MIN_FREE_DISK_MB", str(HUGE))
     before = {p.name for p in store.root.iterdir()}
     with pytest.raises(RunLimitError) as refused:
-        jobs.submit(store, RunConfig())
+        scheduler.submit(store, RunConfig())
     message = str(refused.value)
     assert isinstance(refused.value, RunStoreError)  # what the CLI and the Train page already catch
     free = int(re.search(r"([\d,]+) MB free under", message).group(1).replace(",", ""))
@@ -47,12 +47,12 @@ def test_zero_turns_the_check_off_and_a_real_threshold_passes(store, monkeypatch
 def test_a_queued_run_fails_with_the_figures_instead_of_starting_on_a_full_disk(store, monkeypatch):
     run_id = store.create_run(RunConfig())  # queued while there was space
     monkeypatch.setenv("TLSTUDIO_MIN_FREE_DISK_MB", str(HUGE))
-    assert jobs.schedule(store) == []
+    assert scheduler.schedule(store) == []
     run = store.get(run_id)
-    assert run["status"] == "failed" and run["pid"] is None and "not enough free disk space" in run["error"]
+    assert run.status == "failed" and run.pid is None and "not enough free disk space" in run.error
     # Resume queues it again, and the same check fails it again: no worker starts.
-    assert jobs.resume(store, run_id) == "failed"
-    assert "threshold of" in store.get(run_id)["error"]
+    assert scheduler.resume(store, run_id) == "failed"
+    assert "threshold of" in store.get(run_id).error
 
 
 def test_the_cli_refuses_with_the_message_and_exit_code_2(tmp_path):
@@ -86,5 +86,5 @@ def test_only_the_store_id_format_is_a_run_id(store, bad):
 def test_generated_ids_are_run_ids(store, monkeypatch):
     monkeypatch.setenv("TLSTUDIO_MIN_FREE_DISK_MB", "0")
     run_id = store.create_run(RunConfig())
-    assert is_run_id(run_id) and store.get(run_id)["id"] == run_id
-    assert Path(store.get(run_id)["folder"]) == store.root / run_id
+    assert is_run_id(run_id) and store.get(run_id).id == run_id
+    assert Path(store.get(run_id).folder) == store.root / run_id

@@ -34,7 +34,7 @@ def test_progress_counts_steps_epochs_and_estimates_time_left(recorded_runs):
 def test_test_predictions_match_the_summary(recorded_runs):
     store, ids = recorded_runs
     p = target_test_predictions(store, ids["dann"])
-    summary = store.get(ids["dann"])["summary"]
+    summary = store.get(ids["dann"]).summary
     assert p["epoch"] == 2 and p["class_names"] == summary["class_names"]
     true, pred = np.array(p["true"]), np.array(p["pred"])
     assert np.isclose((true == pred).mean(), summary["target.test.accuracy"])

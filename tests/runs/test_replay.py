@@ -28,7 +28,7 @@ def test_a_pretrained_run_and_its_replay_end_on_identical_final_metrics(store, c
         assert run_recorded(store, original).status == "finished"
     finally:
         torch.set_num_threads(threads)
-    recorded = json.loads((Path(store.get(original)["folder"]) / "config.json").read_text())["environment"]
+    recorded = json.loads((Path(store.get(original).folder) / "config.json").read_text())["environment"]
     assert recorded["torch"] and recorded["git_commit"] and recorded["torch_threads"] == 1
     assert replay_warnings(store, original) == []  # same machine, same code, same versions
     assert replay_config(store, original).threads == recorded["torch_threads"]  # pinned: results depend on it
@@ -37,16 +37,16 @@ def test_a_pretrained_run_and_its_replay_end_on_identical_final_metrics(store, c
     assert main(["runs", "replay", original, "--wait", "--runs-dir", str(store.root)]) == 0
     out = capsys.readouterr().out
     assert out.strip().endswith("identical final metrics"), out
-    replayed = next(r for r in store.list_runs() if r["replay_of"] == original)
-    assert replayed["name"] == "replay of lite0 on syndigits" and replayed["status"] == "finished"
-    report = replay_report(store, replayed["id"])
+    replayed = next(r for r in store.list_runs() if r.replay_of == original)
+    assert replayed.name == "replay of lite0 on syndigits" and replayed.status == "finished"
+    report = replay_report(store, replayed.id)
     assert report["identical"] and report["environment"] == []
     assert {r["metric"] for r in report["rows"]} == set(FINAL)
-    a, b = store.get(original)["summary"], replayed["summary"]
+    a, b = store.get(original).summary, replayed.summary
     assert [a[k] for k in FINAL] == [b[k] for k in FINAL]
     assert a["target.test.confusion_matrix"] == b["target.test.confusion_matrix"]
     # The worker (the dashboard's path) records its environment too.
-    mine = json.loads((Path(replayed["folder"]) / "config.json").read_text())
+    mine = json.loads((Path(replayed.folder) / "config.json").read_text())
     assert mine["environment"]["git_commit"] == recorded["git_commit"] and mine["threads"] == recorded["torch_threads"]
 
 
@@ -54,7 +54,7 @@ def test_a_replay_says_what_differs_from_the_recorded_environment(store):
     config = RunConfig(environment={"torch": "1.0.0", "numpy": "1.0", "git_commit": "deadbeef", "torch_threads": 2,
                                     "platform": "another kernel"})
     run_id = store.create_run(config, "from elsewhere")
-    folder = Path(store.get(run_id)["folder"])
+    folder = Path(store.get(run_id).folder)
     config.to_json(folder / "config.json")
     store.update(run_id, status="finished", summary={"status": "finished", "device": "cuda"})
     warnings = replay_warnings(store, run_id)

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from tlcore.config import DataConfig, ModelConfig, OptimConfig, RunConfig, ScheduleConfig
-from tlcore.runs import RunStore, RunStoreError, jobs
+from tlcore.runs import RunStore, RunStoreError, scheduler
 from tlcore.runs.store import SCHEMA_VERSION
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -43,8 +43,8 @@ def test_schema_is_versioned_and_runs_are_recorded(store):
     assert store._db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
     run_id = store.create_run(small(), "my run")
     run = store.get(run_id)
-    assert run["status"] == "queued" and run["name"] == "my run" and Path(run["folder"]).is_dir()
-    assert RunConfig.from_json(run["config"]) == small()
+    assert run.status == "queued" and run.name == "my run" and Path(run.folder).is_dir()
+    assert run.config == small()
     store.add_metrics(run_id, [(s, 1, "train", "loss", 1.0 / s, time.time()) for s in range(1, 11)])
     assert [m["step"] for m in store.metrics(run_id, since_step=7)] == [8, 9, 10]
     with pytest.raises(KeyError, match="no run 'nope'"):
@@ -52,68 +52,68 @@ def test_schema_is_versioned_and_runs_are_recorded(store):
 
 
 def test_worker_runs_to_the_end_and_records_everything(store):
-    run_id = jobs.submit(store, small(epochs=2))
-    assert jobs.wait(store, run_id, 300) == "finished"
+    run_id = scheduler.submit(store, small(epochs=2))
+    assert scheduler.wait(store, run_id, 300) == "finished"
     run = store.get(run_id)
-    assert run["summary"]["epochs_run"] == 2 and run["ended"] >= run["started"]
+    assert run.summary["epochs_run"] == 2 and run.ended >= run.started
     from tlcore.runs.read import list_overviews, metrics_since, run_config
     row = list_overviews(store)[0]
-    assert row["status"] == "finished" and row["target.test.accuracy"] == run["summary"]["target.test.accuracy"]
+    assert row["status"] == "finished" and row["target.test.accuracy"] == run.summary["target.test.accuracy"]
     assert run_config(store, run_id) == small(epochs=2)
     last = metrics_since(store, run_id)[-5]["step"]
     assert all(m["step"] > last for m in metrics_since(store, run_id, last))
     names = {(m["split"], m["name"]) for m in store.metrics(run_id)}
     assert {("train", "loss"), ("target.val", "accuracy"), ("target.test", "macro_f1")} <= names
-    assert (Path(run["folder"]) / "checkpoints" / "last.safetensors").exists()
+    assert (Path(run.folder) / "checkpoints" / "last.safetensors").exists()
 
 
 def test_kill_9_mid_epoch_then_resume_finishes(store):
-    run_id = jobs.submit(store, small(epochs=4))
+    run_id = scheduler.submit(store, small(epochs=4))
     wait_for(lambda: epochs_done(store, run_id) >= 1 and store.metrics(run_id, split="train")[-1]["epoch"] >= 2)
-    pid = store.get(run_id)["pid"]
+    pid = store.get(run_id).pid
     os.killpg(pid, signal.SIGKILL)
-    wait_for(lambda: not jobs.pid_alive(pid))
-    jobs.reconcile(store)
+    wait_for(lambda: not scheduler.pid_alive(pid))
+    scheduler.reconcile(store)
     run = store.get(run_id)
-    assert run["status"] == "failed" and "ended without reporting" in run["error"]
+    assert run.status == "failed" and "ended without reporting" in run.error
     assert store.integrity_ok()
-    done_before = json.loads((Path(run["folder"]) / "checkpoints" / "last.json").read_text())["epoch"]
+    done_before = json.loads((Path(run.folder) / "checkpoints" / "last.json").read_text())["epoch"]
     assert done_before >= 1
-    jobs.resume(store, run_id)
-    assert jobs.wait(store, run_id, 300) == "finished"
-    summary = store.get(run_id)["summary"]
+    scheduler.resume(store, run_id)
+    assert scheduler.wait(store, run_id, 300) == "finished"
+    summary = store.get(run_id).summary
     assert summary["epochs_run"] == 4  # the resumed run continued from its checkpoint
-    log = (Path(run["folder"]) / "worker.log").read_text()
+    log = (Path(run.folder) / "worker.log").read_text()
     assert f"resumed from epoch {done_before}" in log or summary["epochs_run"] == 4
 
 
 def test_stop_mid_epoch_within_two_seconds(store):
-    run_id = jobs.submit(store, small(epochs=20, per_class=60))
+    run_id = scheduler.submit(store, small(epochs=20, per_class=60))
     wait_for(lambda: len(store.metrics(run_id, split="train")) > 20)
     t0 = time.monotonic()
-    status = jobs.stop(store, run_id, grace_s=10)
+    status = scheduler.stop(store, run_id, grace_s=10)
     elapsed = time.monotonic() - t0
     assert status == "stopped" and elapsed < 2.0, (status, elapsed)
-    folder = Path(store.get(run_id)["folder"])
+    folder = Path(store.get(run_id).folder)
     assert (folder / "checkpoints" / "last.safetensors").exists()
-    assert store.get(run_id)["summary"]["status"] == "stopped"
+    assert store.get(run_id).summary["status"] == "stopped"
 
 
 def test_second_run_queues_under_a_cap_of_one(store):
-    first = jobs.submit(store, small(epochs=2))
-    second = jobs.submit(store, small(epochs=1))
-    assert store.get(first)["status"] == "running" and store.get(second)["status"] == "queued"
-    assert jobs.wait(store, first, 300) == "finished"
+    first = scheduler.submit(store, small(epochs=2))
+    second = scheduler.submit(store, small(epochs=1))
+    assert store.get(first).status == "running" and store.get(second).status == "queued"
+    assert scheduler.wait(store, first, 300) == "finished"
     # The first worker starts the next queued run as it ends.
-    assert jobs.wait(store, second, 300) == "finished"
-    assert store.get(second)["started"] >= store.get(first)["ended"] - 1
+    assert scheduler.wait(store, second, 300) == "finished"
+    assert store.get(second).started >= store.get(first).ended - 1
 
 
 def test_reading_while_a_worker_writes_never_hits_a_lock(store):
-    run_id = jobs.submit(store, small(epochs=3))
+    run_id = scheduler.submit(store, small(epochs=3))
     reader = RunStore(store.root)  # as the dashboard process would
     errors, reads, since = [], 0, -1
-    while store.get(run_id)["status"] in ("queued", "running"):
+    while store.get(run_id).status in ("queued", "running"):
         try:
             rows = reader.metrics(run_id, since_step=since)
             since = max([since] + [r["step"] for r in rows])
@@ -123,7 +123,7 @@ def test_reading_while_a_worker_writes_never_hits_a_lock(store):
             errors.append(str(exc))
         time.sleep(0.01)
     assert errors == [] and reads > 50
-    assert jobs.wait(store, run_id, 60) == "finished"
+    assert scheduler.wait(store, run_id, 60) == "finished"
 
 
 def test_unusable_runs_folder_is_a_clear_error_at_start(tmp_path):
@@ -169,11 +169,11 @@ def test_three_writers_for_sixty_seconds_lose_nothing(store):
 
 
 def test_delete_refuses_a_running_run_and_removes_a_finished_one(store):
-    run_id = jobs.submit(store, small(epochs=2))
+    run_id = scheduler.submit(store, small(epochs=2))
     with pytest.raises(RunStoreError, match="stop it before deleting"):
         store.delete(run_id)
-    jobs.wait(store, run_id, 300)
-    folder = Path(store.get(run_id)["folder"])
+    scheduler.wait(store, run_id, 300)
+    folder = Path(store.get(run_id).folder)
     store.delete(run_id)
     assert not folder.exists() and store.metrics(run_id) == []
     with pytest.raises(KeyError):
@@ -190,8 +190,8 @@ def test_a_cli_run_is_listed_stopped_and_resumed_from_the_cli(tmp_path, capsys, 
     proc = subprocess.Popen(cmd, cwd=ROOT, env=dict(os.environ, PYTHONPATH=str(ROOT)),
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     store = RunStore(runs)
-    wait_for(lambda: store.list_runs() and len(store.metrics(store.list_runs()[0]["id"], split="train")) > 10)
-    run_id = store.list_runs()[0]["id"]
+    wait_for(lambda: store.list_runs() and len(store.metrics(store.list_runs()[0].id, split="train")) > 10)
+    run_id = store.list_runs()[0].id
     capsys.readouterr()
     assert main(["runs", "list", "--runs-dir", runs, "--json"]) == 0
     listed = json.loads(capsys.readouterr().out)
@@ -200,13 +200,13 @@ def test_a_cli_run_is_listed_stopped_and_resumed_from_the_cli(tmp_path, capsys, 
     assert capsys.readouterr().out.strip() == "stopped"
     proc.communicate(timeout=60)
     assert proc.returncode == 0  # a stopped run is a clean end
-    epochs_before = store.get(run_id)["summary"]["epochs_run"]
-    config = json.loads(store.get(run_id)["config"])
+    epochs_before = store.get(run_id).summary["epochs_run"]
+    config = json.loads(store.get(run_id).config_json)
     config["schedule"]["epochs"] = epochs_before + 1  # resume just one more epoch, to keep the test short
     store.update(run_id, config=json.dumps(config))
     assert main(["runs", "resume", run_id, "--runs-dir", runs, "--wait"]) == 0
     assert capsys.readouterr().out.strip() == "finished"
-    assert store.get(run_id)["summary"]["epochs_run"] == epochs_before + 1
+    assert store.get(run_id).summary["epochs_run"] == epochs_before + 1
     assert main(["runs", "show", run_id, "--runs-dir", runs]) == 0
     assert "finished" in capsys.readouterr().out
     assert main(["runs", "show", "no-such-run", "--runs-dir", runs]) == 2

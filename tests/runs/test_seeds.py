@@ -11,8 +11,8 @@ import pytest
 
 from tlcore.config import DataConfig, FeatureMapConfig, ModelConfig, OptimConfig, RunConfig, ScheduleConfig
 from tlcore.plots import compare_curves_figure, group_curve_figure, seed_band
-from tlcore.runs import RunStore, jobs, seed_group, submit_seeds
-from tlcore.runs.read import MetricsFeed, list_overviews
+from tlcore.runs import RunStore, scheduler, seed_group, submit_seeds
+from tlcore.runs.read import MetricsFeed, current_runs, list_overviews
 from tlcore.runs.seeds import compare_items, group_name, spread, versus_noise
 from tlcore.runs.store import SCHEMA_VERSION
 
@@ -76,13 +76,13 @@ def test_a_store_from_before_seed_groups_opens_keeps_its_runs_and_migrates_once(
     store = RunStore(root)
     assert store._db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 2
     run = store.get("20250101-120000-abcdef")
-    assert run["name"] == "old run" and run["summary"] == summary and run["group_id"] is None
-    assert run["replay_of"] is None and len(store.metrics(run["id"])) == 1
-    assert list_overviews(store)[0]["target.test.accuracy"] == 0.75 and seed_group(store, run["id"]) is None
+    assert run.name == "old run" and run.summary == summary and run.group_id is None
+    assert run.replay_of is None and len(store.metrics(run.id)) == 1
+    assert list_overviews(store)[0]["target.test.accuracy"] == 0.75 and seed_group(store, run.id) is None
     assert store.integrity_ok()
     first = store.create_run(tiny(), group="new")
     second = store.create_run(tiny().replace(seed=1), group=first)
-    assert [r["id"] for r in store.group_runs(first)] == [first, second]
+    assert [r.id for r in store.group_runs(first)] == [first, second]
 
 
 def test_spread_and_the_verdict_against_seed_noise():
@@ -103,26 +103,26 @@ def test_seeds_queue_as_one_group_and_run_one_after_another(tmp_path, monkeypatc
     store = RunStore(tmp_path / "runs")
     ids = submit_seeds(store, tiny().replace(seed=5), 2, "probe")
     runs = [store.get(i) for i in ids]
-    assert [json.loads(r["config"])["seed"] for r in runs] == [5, 6]
-    assert [r["group_id"] for r in runs] == [ids[0]] * 2 and [r["name"] for r in runs] == ["probe · seed 5",
+    assert [r.seed for r in runs] == [5, 6]
+    assert [r.group_id for r in runs] == [ids[0]] * 2 and [r.name for r in runs] == ["probe · seed 5",
                                                                                           "probe · seed 6"]
-    assert [r["status"] for r in runs] == ["running", "queued"]  # the cap: one trains, the next waits
+    assert [r.status for r in runs] == ["running", "queued"]  # the cap: one trains, the next waits
     try:
-        assert [jobs.wait(store, i, 300) for i in ids] == ["finished", "finished"]
+        assert [scheduler.wait(store, i, 300) for i in ids] == ["finished", "finished"]
     finally:
         for i in ids:
-            jobs.stop(store, i, grace_s=5)
+            scheduler.stop(store, i, grace_s=5)
     first, second = (store.get(i) for i in ids)
-    assert second["started"] >= first["ended"] - 0.5  # the first worker started the second as it ended
+    assert second.started >= first.ended - 0.5  # the first worker started the second as it ended
     group = seed_group(store, ids[1])  # any member's id finds the group
-    accs = [store.get(i)["summary"]["target.test.accuracy"] for i in ids]
+    accs = [store.get(i).summary["target.test.accuracy"] for i in ids]
     assert group.id == ids[0] and group.count("finished") == 2
     acc = group.scores["target.test.accuracy"]
     assert acc.mean == pytest.approx(np.mean(accs)) and acc.std == pytest.approx(np.std(accs, ddof=1))
     assert group.progress_text() == "2 seeds: 2 finished" and group_name(group.runs) == "probe"
-    assert list(compare_items(list_overviews(store))) == [ids[0]]  # one entry to compare, not two
+    assert list(compare_items(current_runs(store))) == [ids[0]]  # one entry to compare, not two
     assert submit_seeds(store, tiny(), 1) and len(store.list_runs()) == 3  # one seed: a plain run
-    assert store.list_runs()[-1]["group_id"] is None
+    assert store.list_runs()[-1].group_id is None
     with pytest.raises(ValueError, match="between 1 and 20"):
         submit_seeds(store, tiny(), 0)
 
@@ -135,25 +135,25 @@ def test_cli_trains_seeds_in_turn_and_prints_the_groups_mean_and_std(tmp_path, c
     out = capsys.readouterr().out
     store = RunStore(runs)
     members = store.list_runs()
-    assert [json.loads(r["config"])["seed"] for r in members] == [3, 4, 5]
-    assert {r["group_id"] for r in members} == {members[0]["id"]}
-    assert [r["folder"] for r in members] == [str(tmp_path / "out" / f"seed-{s}") for s in (3, 4, 5)]
-    accs = [r["summary"]["target.test.accuracy"] for r in members]
+    assert [r.seed for r in members] == [3, 4, 5]
+    assert {r.group_id for r in members} == {members[0].id}
+    assert [r.folder for r in members] == [tmp_path / "out" / f"seed-{s}" for s in (3, 4, 5)]
+    accs = [r.summary["target.test.accuracy"] for r in members]
     expected = spread(accs).text(with_n=False)
-    assert f"seed group {members[0]['id']} · 3 seeds: 3 finished" in out
+    assert f"seed group {members[0].id} · 3 seeds: 3 finished" in out
     assert any(line.startswith("target test, mean ± std:") and expected in line for line in out.splitlines())
-    assert main(["runs", "group", members[2]["id"], "--runs-dir", runs, "--json"]) == 0
+    assert main(["runs", "group", members[2].id, "--runs-dir", runs, "--json"]) == 0
     shown = json.loads(capsys.readouterr().out)
-    assert shown["group"] == members[0]["id"] and [r["seed"] for r in shown["runs"]] == [3, 4, 5]
+    assert shown["group"] == members[0].id and [r["seed"] for r in shown["runs"]] == [3, 4, 5]
     assert shown["scores"]["target.test.accuracy"]["mean"] == pytest.approx(np.mean(accs))
     assert main(["runs", "list", "--runs-dir", runs]) == 0
-    assert f"seed 4 of group {members[0]['id']}" in capsys.readouterr().out
+    assert f"seed 4 of group {members[0].id}" in capsys.readouterr().out
     assert main(["train", *TINY, "--seeds", "2", "--resume", "--out", str(tmp_path / "x"), "--runs-dir", runs]) == 2
     assert "cannot be combined with --resume" in capsys.readouterr().err
     lone = store.create_run(tiny(), "lone")
     assert main(["runs", "group", lone, "--runs-dir", runs]) == 2
     assert "is not in a seed group" in capsys.readouterr().err
-    check_the_groups_curve_band([MetricsFeed(store, r["id"]).poll() for r in members])
+    check_the_groups_curve_band([MetricsFeed(store, r.id).poll() for r in members])
 
 
 def check_the_groups_curve_band(rows: list[list[dict]]):

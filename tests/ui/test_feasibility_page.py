@@ -84,11 +84,11 @@ def test_one_click_check_then_a_recorded_decision_reaches_the_run_config(app):
     at.run()
     at.button(key="ui.start").click().run()
     assert not at.exception, [e.value for e in at.exception]
-    from tlcore.runs import RunStore, jobs
+    from tlcore.runs import RunStore, scheduler
     store = RunStore(Path(os.environ["TLSTUDIO_RUNS_DIR"]))
     (run,) = store.list_runs()
-    jobs.stop(store, run["id"], grace_s=1)  # the config is what this test is about, not the training
-    config = json.loads(run["config"])
+    scheduler.stop(store, run.id, grace_s=1)  # the config is what this test is about, not the training
+    config = json.loads(run.config_json)
     assert config["data"]["label_edits"] == edits and config["tracking"] == "mlflow"
     at.switch_page("pages/feasibility.py").run()
     at.button(key="ui.feas_undo_all").click().run()

@@ -23,12 +23,12 @@ def app(tmp_path, monkeypatch):
     at.run()
     assert not at.exception
     yield at
-    from tlcore.runs import RunStore, jobs
-    jobs.end_standby()
+    from tlcore.runs import RunStore, scheduler
+    scheduler.end_standby()
     store = RunStore(tmp_path / "runs")
     for run in store.list_runs():  # never leave a worker behind
-        if run["status"] in ("queued", "running", "stopping"):
-            jobs.stop(store, run["id"], grace_s=5)
+        if run.status in ("queued", "running", "stopping"):
+            scheduler.stop(store, run.id, grace_s=5)
 
 
 def open_page(at, page):
@@ -161,7 +161,7 @@ def test_a_failed_run_shows_its_error_log_tail_and_resume(app, tmp_path):
     from tlcore.runs import RunStore
     store = RunStore(tmp_path / "runs")
     run_id = store.create_run(RunConfig(), "broken run")
-    (Path(store.get(run_id)["folder"]) / "worker.log").write_text("loading data\nMemoryError: out of memory\n")
+    (Path(store.get(run_id).folder) / "worker.log").write_text("loading data\nMemoryError: out of memory\n")
     store.update(run_id, status="failed", error="the worker process ended without reporting (killed or crashed)")
     at = open_page(app, "pages/train.py")
     at.query_params["run"] = run_id
@@ -209,9 +209,9 @@ def test_features_page_draws_a_runs_maps(app, recorded_runs, tmp_path):
     from tlcore.runs import RunStore
     store, ids = recorded_runs
     mine = RunStore(tmp_path / "runs")
-    run_id = mine.create_run(RunConfig.from_json(store.get(ids["dann"])["config"]), "dann map")
-    folder = Path(mine.get(run_id)["folder"]) / "snapshots"
-    shutil.copytree(Path(store.get(ids["dann"])["folder"]) / "snapshots", folder)
+    run_id = mine.create_run(store.get(ids["dann"]).config, "dann map")
+    folder = Path(mine.get(run_id).folder) / "snapshots"
+    shutil.copytree(Path(store.get(ids["dann"]).folder) / "snapshots", folder)
     assert process_pending(folder) == 3
     mine.update(run_id, status="finished")
     app.query_params["run"] = run_id

@@ -9,7 +9,7 @@ from streamlit.testing.v1 import AppTest
 
 from pages.shared.setup import _store
 from tlcore.config import DataConfig, FeatureMapConfig, ModelConfig, OptimConfig, RunConfig, ScheduleConfig
-from tlcore.runs import RunStore, jobs, seed_group
+from tlcore.runs import RunStore, scheduler, seed_group
 from tlcore.runs.store import NEW_GROUP
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -31,8 +31,8 @@ def runs(tmp_path, monkeypatch):
     store = RunStore(tmp_path / "runs")
     yield store
     for run in store.list_runs():  # never leave a worker behind
-        if run["status"] in ("queued", "running", "stopping"):
-            jobs.stop(store, run["id"], grace_s=1)
+        if run.status in ("queued", "running", "stopping"):
+            scheduler.stop(store, run.id, grace_s=1)
 
 
 def page(path, run_id=None) -> AppTest:
@@ -69,17 +69,17 @@ def test_seeds_on_the_train_form_queue_one_group_shown_in_the_run_panel(runs):
     at.button(key="ui.start").click().run()
     assert not at.exception, [e.value for e in at.exception]
     members = runs.list_runs()
-    assert [json.loads(r["config"])["seed"] for r in members] == [0, 1]
-    assert {r["group_id"] for r in members} == {members[0]["id"]}
-    assert at.query_params["run"] in (members[0]["id"], [members[0]["id"]])
+    assert [r.seed for r in members] == [0, 1]
+    assert {r.group_id for r in members} == {members[0].id}
+    assert at.query_params["run"] in (members[0].id, [members[0].id])
     bars = [p.proto.text for p in at.get("progress")]
     assert any(t.startswith("Seed group · 2 seeds: ") and "1 queued" in t for t in bars), bars
     assert any("seed 0" in m.value and "seed 1" in m.value for m in at.markdown)
     at.button(key="ui.stop_group").click().run()  # stop the group before it trains: this test is about the page
     assert not at.exception
-    assert runs.get(members[1]["id"])["status"] == "stopped"  # the queued seed: at once, never started
-    assert runs.stop_requested(members[0]["id"])  # the running one: at its next step (tests/runs)
-    assert runs.get(members[0]["id"])["status"] in ("stopping", "stopped")
+    assert runs.get(members[1].id).status == "stopped"  # the queued seed: at once, never started
+    assert runs.stop_requested(members[0].id)  # the running one: at its next step (tests/runs)
+    assert runs.get(members[0].id).status in ("stopping", "stopped")
 
 
 def test_evaluate_shows_a_groups_mean_and_std_compares_it_against_noise_and_reruns(runs):
@@ -109,10 +109,10 @@ def test_evaluate_shows_a_groups_mean_and_std_compares_it_against_noise_and_reru
 
     at.button(key="ui.rerun").click().run()  # Re-run: a replay, watched on the Train page
     assert not at.exception, [e.value for e in at.exception]
-    replayed = [r for r in runs.list_runs() if r["replay_of"] == ids[1]]
-    assert len(replayed) == 1 and replayed[0]["name"] == "replay of cnn lr 0.02 · seed 1"
+    replayed = [r for r in runs.list_runs() if r.replay_of == ids[1]]
+    assert len(replayed) == 1 and replayed[0].name == "replay of cnn lr 0.02 · seed 1"
     assert at.title[0].value == "Train"
-    jobs.stop(runs, replayed[0]["id"], grace_s=1)
+    scheduler.stop(runs, replayed[0].id, grace_s=1)
 
 
 def test_a_finished_replay_says_whether_it_matches_its_original(runs):
@@ -121,9 +121,9 @@ def test_a_finished_replay_says_whether_it_matches_its_original(runs):
     assert run_recorded(runs, ids[0]).status == "finished"
     original = runs.get(ids[0])
     same = runs.create_run(tiny(0), "replay of it", replay_of=ids[0])
-    runs.update(same, status="finished", summary=original["summary"])
+    runs.update(same, status="finished", summary=original.summary)
     other = runs.create_run(tiny(0), "replay elsewhere", replay_of=ids[0])
-    runs.update(other, status="finished", summary=dict(original["summary"], **{"target.test.accuracy": 0.999}))
+    runs.update(other, status="finished", summary=dict(original.summary, **{"target.test.accuracy": 0.999}))
     at = page("pages/evaluate.py", same)
     assert any("identical final metrics" in s.value for s in at.success), [s.value for s in at.success]
     at = page("pages/evaluate.py", other)

@@ -6,7 +6,8 @@ process turns them into a UMAP layout and the domain-gap numbers, so neither the
 nor the dashboard ever waits for UMAP. Three things keep it fast and the maps stable:
 
   * numba's compiled code is cached on disk (umap-learn does not ask for it; we switch it
-    on for its functions), so only the first process on a machine pays the 20-30 s compile;
+    on for its functions, in the folder the job recipe names: tlcore.jobs.environment), so
+    only the first process on a machine pays the 20-30 s compile;
   * nearest neighbours come from scikit-learn: below 4,096 points umap-learn computes all
     pairwise distances through a Python callback (5 s for 2,000 points here; this: 0.1 s);
   * each layout starts from the previous one and is then rotated, scaled and shifted onto
@@ -14,23 +15,23 @@ nor the dashboard ever waits for UMAP. Three things keep it fast and the maps st
 """
 from __future__ import annotations
 
+import argparse
 import os
+import sys
+import time
+import warnings
 from pathlib import Path
 
-# Before numba is imported (umap imports it): where compiled code is cached.
-os.environ.setdefault("NUMBA_CACHE_DIR", str(Path(os.environ.get("TLSTUDIO_CACHE_DIR")
-                                                    or Path.home() / ".cache" / "tlstudio") / "numba"))
+import numpy as np
 
-import argparse  # noqa: E402
-import sys  # noqa: E402
-import time  # noqa: E402
-import warnings  # noqa: E402
+from ..atomic import write_json
+from ..jobs import JobKind, register_job_kind, spawn
+from .gap import knn_accuracy, mmd2, proxy_a_distance
+from .snapshots import features_path, is_done, read_probe, read_snapshot, snapshot_epochs, snapshot_path
 
-import numpy as np  # noqa: E402
-
-from .gap import knn_accuracy, mmd2, proxy_a_distance  # noqa: E402
-from ..atomic import write_json  # noqa: E402
-from .snapshots import features_path, is_done, read_probe, read_snapshot, snapshot_epochs, snapshot_path  # noqa: E402
+# Light: one thread at low priority beside the run it lays out, outside the cap.
+KIND = register_job_kind(JobKind("layout", "tlcore.embed.layout", "UMAP layouts of a run's feature snapshots",
+                                 heavy=False, threads=1))
 
 N_NEIGHBORS = 15
 PCA_DIMS = 50
@@ -186,18 +187,9 @@ def _alive(pid: int | None) -> bool:
 def start_layout_process(folder: Path, parent: int | None = None):
     """Start ``python -m tlcore.embed.layout`` for ``folder`` in the background; its output
     goes to folder/layout.log. Returns the Popen."""
-    import subprocess
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
-    env = {**os.environ, "OMP_NUM_THREADS": "1", "NUMBA_NUM_THREADS": os.environ.get("NUMBA_NUM_THREADS", "1")}
-    log = open(folder / "layout.log", "ab")  # noqa: SIM115 - handed to the child
-    try:
-        return subprocess.Popen([sys.executable, "-m", "tlcore.embed.layout", str(folder),
-                                 "--parent", str(parent or os.getpid())],
-                                stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=env,
-                                start_new_session=True)
-    finally:
-        log.close()
+    return spawn(KIND.name, [str(folder), "--parent", str(parent or os.getpid())], folder / "layout.log")
 
 
 def main(argv=None) -> int:
@@ -210,7 +202,8 @@ def main(argv=None) -> int:
         os.nice(10)  # training and the dashboard come first
     except OSError:
         pass
-    print(f"layout: numba warm in {warm_up():.1f} s (cache {os.environ['NUMBA_CACHE_DIR']})", flush=True)
+    print(f"layout: numba warm in {warm_up():.1f} s (cache {os.environ.get('NUMBA_CACHE_DIR', 'numba default')})",
+          flush=True)
     idle_since = time.monotonic()
     while True:
         if process_pending(args.folder):

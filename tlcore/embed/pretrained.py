@@ -2,31 +2,33 @@
 chosen source and target, so a user sees how far apart the domains are and whether the
 classes already separate before deciding how to train.
 
-``python -m tlcore.embed.pretrained FOLDER --target T [--source S] ...`` writes the same
-files a run's snapshot does (tlcore.embed.snapshots, epoch 0) and lays them out itself;
-the dashboard starts it with ``start_pretrained_map`` and never waits for it.
+A heavy background job (tlcore.jobs): ``start_pretrained_map`` starts
+``python -m tlcore.embed.pretrained FOLDER``, which writes the same files a run's snapshot
+does (tlcore.embed.snapshots, epoch 0) and lays them out itself; the dashboard polls the
+folder and never waits for it.
 """
 from __future__ import annotations
 
-import argparse
-import hashlib
-import json
-import os
-import subprocess
 import sys
 import time
 from pathlib import Path
 
 import numpy as np
 
+from ..config import DEFAULT_BACKBONE
 from ..data.pipeline import ResizedImages
 from ..data.run_data import RunData, prepare_data
 from ..data.thumbnails import thumbnails
 from ..features import extract_features
+from ..jobs import JobHandle, JobKind, JobState, job_main, register_job_kind, start_job
 from .gap import domain_gap
 from .layout import pca_layout
 from .probe import probe_record, probe_sets
-from .snapshots import read_snapshot, write_probe, write_snapshot
+from .snapshots import write_probe, write_snapshot
+
+KIND = register_job_kind(JobKind(
+    "pretrained-map", "tlcore.embed.pretrained", "the feature map of a backbone before training", heavy=True,
+    threads=1, folder="maps", result="done"))
 
 
 def pretrained_probe(data, backbone: str, weights: str, image_size: int, per_domain: int, seed: int):
@@ -39,7 +41,7 @@ def pretrained_probe(data, backbone: str, weights: str, image_size: int, per_dom
     return parts, np.concatenate(features)
 
 
-def pretrained_gap(source, target, backbone: str = "efficientnet_lite0", weights: str = "imagenet",
+def pretrained_gap(source, target, backbone: str = DEFAULT_BACKBONE, weights: str = "imagenet",
                    per_domain: int = 300, image_size: int = 64, seed: int = 0) -> dict[str, float]:
     """The domain-gap numbers of two ImageSets as the untrained backbone sees them."""
     index = {name: i for i, name in enumerate(target.class_names)}
@@ -50,86 +52,49 @@ def pretrained_gap(source, target, backbone: str = "efficientnet_lite0", weights
     return domain_gap(f[n_t:], parts[1][3], f[:n_t], parts[0][3], seed)
 
 
-def map_key(**spec) -> str:
-    return hashlib.sha256(json.dumps(spec, sort_keys=True).encode()).hexdigest()[:16]
-
-
-def start_pretrained_map(root: Path, target: str, source: str | None, backbone: str, weights: str,
-                         image_size: int, per_class: int | None, per_domain: int = 1000, seed: int = 0) -> Path:
-    """The folder of this pretrained map under ``root``; starts the job that fills it unless
-    it is already there or on its way (a map is computed once per choice of data and model)."""
+def start_pretrained_map(runs_root: str | Path, target: str, source: str | None, backbone: str, weights: str,
+                         image_size: int, per_class: int | None, per_domain: int = 1000, seed: int = 0) -> JobHandle:
+    """The job of this pretrained map under the runs folder (RUNS/maps/KEY); started unless
+    it is there or on its way: a map is computed once per choice of data and model."""
     spec = dict(target=target, source=source, backbone=backbone, weights=weights, image_size=image_size,
                 per_class=per_class, per_domain=per_domain, seed=seed)
-    folder = Path(root) / map_key(**spec)
-    if map_state(folder)[0] in ("ready", "running"):
-        return folder
-    folder.mkdir(parents=True, exist_ok=True)
-    (folder / "spec.json").write_text(json.dumps(spec))
-    args = [sys.executable, "-m", "tlcore.embed.pretrained", str(folder), "--target", target,
-            "--backbone", backbone, "--weights", weights, "--image-size", str(image_size),
-            "--per-domain", str(per_domain), "--seed", str(seed)]
-    args += ["--source", source] if source else []
-    args += ["--per-class", str(per_class)] if per_class else []
-    env = {**os.environ, "OMP_NUM_THREADS": "1", "NUMBA_NUM_THREADS": "1"}
-    with open(folder / "layout.log", "wb") as log:
-        proc = subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=env,
-                                start_new_session=True)
-    (folder / "pid").write_text(str(proc.pid))
-    return folder
+    return start_job(KIND.name, runs_root, spec)
 
 
-def map_state(folder: Path) -> tuple[str, str]:
-    """('ready' | 'running' | 'failed' | 'missing', detail) of a pretrained map folder."""
-    folder = Path(folder)
-    snap = read_snapshot(folder, 0)
-    if snap is not None and snap.get("umap") is not None:
-        return "ready", ""
-    try:
-        pid = int((folder / "pid").read_text())
-    except (OSError, ValueError):
-        return "missing", ""
-    from ..runs.jobs import pid_alive
-    if pid_alive(pid):
-        return "running", "UMAP layout on its way" if snap is not None else "computing features"
-    try:
-        tail = (folder / "layout.log").read_text(errors="replace").strip().splitlines()[-1:]
-    except OSError:
-        tail = []
-    return "failed", tail[0] if tail else "the map job ended without a result"
+def map_state(folder: str | Path) -> JobState:
+    """(ready | running | failed | missing, what it is doing or why it failed, fraction)."""
+    return JobHandle(folder, KIND.name).state()
+
+
+def _work(job) -> None:
+    from ..config import DataConfig, RunConfig
+    from .layout import process_pending, warm_up
+    spec, folder, t0 = job.spec, job.folder, time.perf_counter()
+    job.progress(0.1, "computing features")
+    config = RunConfig(data=DataConfig(target=spec["target"], source=spec["source"], per_class=spec["per_class"],
+                                       target_labels_per_class=0), seed=spec["seed"])
+    data = prepare_data(config, uses_target_labels_by_default=False)
+    parts, features = pretrained_probe(data, spec["backbone"], spec["weights"], spec["image_size"],
+                                       spec["per_domain"], spec["seed"])
+    write_probe(folder, probe_record(parts, data.class_names, image_size=spec["image_size"],
+                                     backbone=spec["backbone"], per_domain=spec["per_domain"]),
+                np.concatenate([thumbnails(s, i) for _, s, i, _ in parts]))
+    pred = [-1] * len(features)  # no classifier yet: nothing is predicted
+    write_snapshot(folder, {"epoch": 0, "time": time.time(), "pred": pred,
+                            "pca": np.round(pca_layout(features), 3).tolist(), "umap": None, "gap": None,
+                            "features_seconds": round(time.perf_counter() - t0, 3)}, features)
+    print(f"pretrained map: {len(features)} points in {time.perf_counter() - t0:.1f} s", flush=True)
+    job.progress(0.6, "UMAP layout on its way")
+    print(f"layout: numba warm in {warm_up():.1f} s", flush=True)
+    process_pending(folder)
+    (folder / "done").write_text("")  # the snapshot folder's end, and the job's result
 
 
 def main(argv=None) -> int:
-    from ..config import DataConfig, RunConfig
-    parser = argparse.ArgumentParser(prog="python -m tlcore.embed.pretrained")
-    parser.add_argument("folder", type=Path)
-    parser.add_argument("--target", required=True)
-    parser.add_argument("--source")
-    parser.add_argument("--backbone", default="efficientnet_lite0")
-    parser.add_argument("--weights", default="imagenet")
-    parser.add_argument("--image-size", type=int, default=64)
-    parser.add_argument("--per-class", type=int)
-    parser.add_argument("--per-domain", type=int, default=1000)
-    parser.add_argument("--seed", type=int, default=0)
-    args = parser.parse_args(argv)
-    t0 = time.perf_counter()
-    config = RunConfig(data=DataConfig(target=args.target, source=args.source, per_class=args.per_class,
-                                       target_labels_per_class=0), seed=args.seed)
-    data = prepare_data(config, uses_target_labels_by_default=False)
-    parts, features = pretrained_probe(data, args.backbone, args.weights, args.image_size, args.per_domain,
-                                       args.seed)
-    write_probe(args.folder, probe_record(parts, data.class_names, image_size=args.image_size,
-                                          backbone=args.backbone, per_domain=args.per_domain),
-                np.concatenate([thumbnails(s, i) for _, s, i, _ in parts]))
-    pred = [-1] * len(features)  # no classifier yet: nothing is predicted
-    write_snapshot(args.folder, {"epoch": 0, "time": time.time(), "pred": pred,
-                                 "pca": np.round(pca_layout(features), 3).tolist(), "umap": None, "gap": None,
-                                 "features_seconds": round(time.perf_counter() - t0, 3)}, features)
-    print(f"pretrained map: {len(features)} points in {time.perf_counter() - t0:.1f} s", flush=True)
-    from .layout import process_pending, warm_up
-    print(f"layout: numba warm in {warm_up():.1f} s", flush=True)
-    process_pending(args.folder)
-    (args.folder / "done").write_text("")
-    return 0
+    from ..backbones import WeightsError
+    from ..data import IngestError
+    from ..registry import UnknownNameError
+    return job_main(argv, _work, expected=(IngestError, WeightsError, UnknownNameError, ValueError))
 
 
 if __name__ == "__main__":

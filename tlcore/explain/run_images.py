@@ -1,6 +1,6 @@
 """A finished run's target test images, at full resolution, for its heat maps.
 
-The run folder keeps only 64-px thumbnails (``target_test_thumbs.npy``), fine for a
+The run folder keeps only 64-px thumbnails of them, fine for a
 gallery but coarser than a run at 224 px saw. So the images are loaded again through the
 run's own config (same seed, same splits, same label edits), without its source set, and
 matched to the saved predictions by image id. When that fails (an uploaded set that is
@@ -8,19 +8,20 @@ gone, data that changed since) the thumbnails stand in, and ``note`` says so.
 """
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 from PIL import Image
 
+from ..run_folder import RunFolder
+
 MAX_SIDE = 384  # kept per image: above every input size the UI offers, far below a photo
 
 
 @dataclass(frozen=True)
 class RunTestImages:
-    ids: list[str]  # in the order of target_test_predictions.json
+    ids: list[str]  # in the order of the run's saved test predictions
     images: list[np.ndarray]  # (H, W, 3) uint8, one per id
     note: str | None  # why the thumbnails are used, when they are
 
@@ -30,33 +31,31 @@ class RunImagesUnavailable(FileNotFoundError):
 
 
 def run_test_images(folder: str | Path) -> RunTestImages:
-    folder = Path(folder)
+    files = RunFolder(folder)
+    test_set = files.test_set()
+    if test_set is None:
+        raise RunImagesUnavailable(f"run folder {files.path} has no record of its test set yet")
+    ids = test_set.ids
     try:
-        ids = json.loads((folder / "target_test.json").read_text())["ids"]
-    except (OSError, ValueError, KeyError) as exc:
-        raise RunImagesUnavailable(f"run folder {folder} has no test set record yet (target_test.json): {exc}")
-    try:
-        return RunTestImages(ids, _reload(folder, ids), None)
+        return RunTestImages(ids, _reload(files, ids), None)
     except Exception as exc:  # any failure to reload (missing upload, changed data): fall back, say why
         reason = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
-    thumbs_path = folder / "target_test_thumbs.npy"
-    if not thumbs_path.exists():
+    thumbs = files.test_thumbs()
+    if thumbs is None:
         raise RunImagesUnavailable(f"the run's test images cannot be loaded ({reason}) and it kept no thumbnails")
-    thumbs = np.load(thumbs_path, allow_pickle=False)
     n = min(len(ids), len(thumbs))
     return RunTestImages(ids[:n], [thumbs[i] for i in range(n)],
                          f"the run's images could not be loaded again ({reason}); using its 64-px thumbnails")
 
 
-def _reload(folder: Path, ids: list[str]) -> list[np.ndarray]:
+def _reload(files: RunFolder, ids: list[str]) -> list[np.ndarray]:
     from ..predict import run_test_split  # the run's own loading path, imported on use: it is heavy
-    from ..config import RunConfig
-    test_ids, images, _ = run_test_split(folder)
+    test_ids, images, _ = run_test_split(files.path)
     by_id = dict(zip(test_ids, images))
     missing = [i for i in ids if i not in by_id]
     if missing:
         raise LookupError(f"{len(missing)} of {len(ids)} test images are no longer in the data, e.g. {missing[0]}")
-    keep = max(MAX_SIDE, RunConfig.from_json(folder / "config.json").data.image_size or 0)
+    keep = max(MAX_SIDE, files.config().data.image_size or 0)
     return [_shrink(by_id[i], keep) for i in ids]
 
 

@@ -14,8 +14,9 @@ import tempfile
 import zipfile
 from pathlib import Path
 
-from ..runs.store import is_run_id
 from ..atomic import atomic_output
+from ..run_folder import RunFolder
+from ..run_record import RunRecord, is_run_id
 from .images import run_test_images
 from .model_card import build_model_card
 from .onnx_export import export_onnx
@@ -30,14 +31,15 @@ BUNDLE_FILES = ("model.onnx", "model.safetensors", "model.torchscript.pt", "mode
                 "metrics.csv", "confusion_matrix.png", "predict.py", "README.txt")
 
 
-def _bundle_name(folder: Path, store_row: dict | None) -> str:
-    run_id = (store_row or {}).get("id") or folder.name
+def _bundle_name(folder: Path, record: RunRecord | None) -> str:
+    run_id = record.id if record else folder.name
     return f"tlstudio-{run_id}" if is_run_id(run_id) else "tlstudio-run"  # never an odd name in the zip
 
 
-def default_bundle_path(folder: str | Path, store_row: dict | None = None) -> Path:
+def default_bundle_path(folder: str | Path, record: RunRecord | None = None) -> Path:
+    """RUN_FOLDER/exports/tlstudio-RUN_ID.zip."""
     folder = Path(folder)
-    return folder / "exports" / f"{_bundle_name(folder, store_row)}.zip"
+    return RunFolder(folder).export(f"{_bundle_name(folder, record)}.zip")
 
 
 def _readme(card: dict, top: str) -> str:
@@ -68,19 +70,19 @@ def _readme(card: dict, top: str) -> str:
     return "\n".join(lines) + "\n"
 
 
-def write_bundle(run_folder: str | Path, out_zip: str | Path | None = None, store_row: dict | None = None) -> Path:
+def write_bundle(run_folder: str | Path, out_zip: str | Path | None = None, record: RunRecord | None = None) -> Path:
     """Build the bundle zip of a run (default: RUN_FOLDER/exports/tlstudio-RUN_ID.zip).
     Raises NoCheckpoint for a run without a checkpoint and ExportError when an export does
     not reproduce the torch model's predictions."""
     folder = Path(run_folder)
-    out = Path(out_zip) if out_zip else default_bundle_path(folder, store_row)
+    out = Path(out_zip) if out_zip else default_bundle_path(folder, record)
     run = load_run_model(folder)
     test = run_test_images(folder)
     out.parent.mkdir(parents=True, exist_ok=True)
-    top = _bundle_name(folder, store_row)
+    top = _bundle_name(folder, record)
     with tempfile.TemporaryDirectory(dir=out.parent, prefix=".bundle-") as work_dir:
         work = Path(work_dir)
-        card = build_model_card(folder, run, store_row)  # the checks are added once they have passed
+        card = build_model_card(folder, run, record)  # the checks are added once they have passed
         onnx_info = export_onnx(folder, work / "model.onnx", run=run)
         export_torchscript(folder, work / "model.torchscript.pt", run=run)
         export_safetensors(folder, work / "model.safetensors", card=card, run=run, card_file=False)
@@ -92,7 +94,7 @@ def write_bundle(run_folder: str | Path, out_zip: str | Path | None = None, stor
             raise ExportError("the exported model does not reproduce the run's predictions: " + "; ".join(failed))
         card["verification"] = {k: v.to_dict() for k, v in checks.items()}
         card["onnx"] = {k: v for k, v in onnx_info.items() if k != "path"}
-        files = {"model_card.json": json.dumps(card, indent=2), "config.json": (folder / "config.json").read_text(),
+        files = {"model_card.json": json.dumps(card, indent=2), "config.json": RunFolder(folder).file(RunFolder.CONFIG).read_text(),
                  "metrics.csv": metrics_csv(folder), "README.txt": _readme(card, top)}
         for name, text in files.items():
             (work / name).write_text(text)

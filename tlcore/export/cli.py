@@ -49,7 +49,7 @@ def cmd_export(args) -> int:
         return _fail(exc.args[0])
     except RunStoreError as exc:
         return _fail(str(exc))
-    folder = Path(row["folder"])
+    folder = row.folder
     if args.out:
         out = Path(args.out)
         if out.is_dir():
@@ -57,11 +57,11 @@ def cmd_export(args) -> int:
     elif args.format == "bundle":
         out = default_bundle_path(folder, row)
     else:
-        out = folder / "exports" / ("model" + SUFFIX[args.format])
+        out = row.files.export("model" + SUFFIX[args.format])
     start = time.perf_counter()
     try:
         if args.format == "bundle":
-            write_bundle(folder, out, store_row=row)
+            write_bundle(folder, out, record=row)
             print(f"wrote {out} ({_size(out)}, {time.perf_counter() - start:.1f} s); models checked against "
                   "the run's predictions (see model_card.json)")
             return 0

@@ -3,13 +3,13 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
-import json
 from pathlib import Path
 
 import torch
 
 from ..data.images import DEFAULT_MAX_SIDE
-from ..runs.store import is_run_id
+from ..run_folder import RunFolder
+from ..run_record import RunRecord, is_run_id
 from .run_model import INPUT_NAME, OUTPUT_NAME, RunModel
 
 CARD_VERSION = 1
@@ -41,23 +41,16 @@ def _iso(stamp: float | None) -> str | None:
     return dt.datetime.fromtimestamp(stamp, dt.timezone.utc).isoformat(timespec="seconds") if stamp else None
 
 
-def _summary(folder: Path, store_row: dict | None) -> dict:
-    if store_row and store_row.get("summary"):
-        return store_row["summary"]
-    try:
-        return json.loads((folder / "summary.json").read_text())
-    except (OSError, ValueError):
-        return {}  # a run still training: no summary yet
-
-
-def build_model_card(folder: str | Path, run: RunModel, store_row: dict | None = None,
+def build_model_card(folder: str | Path, run: RunModel, record: RunRecord | None = None,
                      verification: dict | None = None) -> dict:
-    folder = Path(folder)
-    config = json.loads((folder / "config.json").read_text())
-    summary = _summary(folder, store_row)
+    """The card of a run's exported model; ``record``: its run-store record, when there is one
+    (an id, a name, when it ended)."""
+    folder = RunFolder(folder)
+    config = folder.config().to_dict()
+    summary = (record.summary if record else None) or folder.summary() or {}  # training still: none yet
     mean = run.module.mean.flatten().tolist()
     std = run.module.std.flatten().tolist()
-    run_id = (store_row or {}).get("id") or (folder.name if is_run_id(folder.name) else None)
+    run_id = record.id if record else (folder.path.name if is_run_id(folder.path.name) else None)
     metrics = {k: v for k, v in summary.items()
                if k.startswith(_METRIC_PREFIXES) and isinstance(v, (int, float)) and not isinstance(v, bool)}
     for key in ("best_epoch", "epochs_run", "status"):
@@ -66,9 +59,9 @@ def build_model_card(folder: str | Path, run: RunModel, store_row: dict | None =
     return {
         "card_version": CARD_VERSION,
         "run_id": run_id,
-        "name": (store_row or {}).get("name") or config.get("name") or None,
+        "name": (record.name if record else None) or config.get("name") or None,
         "exported": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
-        "trained": _iso((store_row or {}).get("ended") or (store_row or {}).get("created")),
+        "trained": _iso((record.ended or record.created) if record else None),
         "backbone": config["model"]["backbone"],
         "weights": config["model"]["weights"],
         "strategy": config["strategy"]["name"],

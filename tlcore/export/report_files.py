@@ -11,16 +11,18 @@ from pathlib import Path
 
 import numpy as np
 
+from ..run_folder import RunFolder
+
 CSV_COLUMNS = ("kind", "epoch", "step", "name", "value")
 
 
 def metrics_csv(folder: str | Path) -> str:
-    """The run's metrics.jsonl (every step's losses, every epoch's metrics) in long form:
+    """The run's metrics file (every step's losses, every epoch's metrics) in long form:
     one row per number, so steps and epochs share one table without empty cells."""
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow(CSV_COLUMNS)
-    path = Path(folder) / "metrics.jsonl"
+    path = RunFolder(folder).metrics_file
     lines = path.read_text().splitlines() if path.exists() else []
     for line in lines:
         try:

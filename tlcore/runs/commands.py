@@ -7,11 +7,11 @@ import sys
 
 
 def cmd_runs(args) -> int:
-    from . import RunStore, RunStoreError, jobs
+    from . import RunStore, RunStoreError, scheduler
     from .read import list_overviews
     try:
         store = RunStore(args.runs_dir)
-        jobs.reconcile(store)
+        scheduler.reconcile(store)
         if args.action == "list":
             rows = list_overviews(store)
             if args.json:
@@ -28,17 +28,17 @@ def cmd_runs(args) -> int:
             return 2
         if args.action == "show":
             run = store.get(args.run_id)
-            log = jobs.log_tail(store, args.run_id)
+            log = scheduler.log_tail(store, args.run_id)
             if args.json:
-                print(json.dumps(dict(run, config=json.loads(run["config"]), log_tail=log), indent=2))
+                print(json.dumps(dict(run.to_dict(), log_tail=log), indent=2))
             else:
                 print(_format_run(run, log))
         elif args.action == "stop":
-            print(jobs.stop(store, args.run_id, grace_s=args.grace))
+            print(scheduler.stop(store, args.run_id, grace_s=args.grace))
         elif args.action == "resume":
-            status = jobs.resume(store, args.run_id)
+            status = scheduler.resume(store, args.run_id)
             if args.wait:
-                status = jobs.wait(store, args.run_id, timeout_s=24 * 3600)
+                status = scheduler.wait(store, args.run_id, timeout_s=24 * 3600)
             print(status)
         elif args.action == "delete":
             store.delete(args.run_id)
@@ -59,16 +59,16 @@ def cmd_runs(args) -> int:
 def _replay(store, args) -> int:
     """A new run from the run's config.json; with --wait, its final metrics next to the
     original's (exit 1 when they differ). Without --wait only the new id goes to stdout."""
-    from . import jobs
+    from . import scheduler
     from .replay import replay, replay_report, replay_warnings
     for warning in replay_warnings(store, args.run_id):
         print(f"warning: {warning}", file=sys.stderr)
     new_id = replay(store, args.run_id)
-    print(f"replay {new_id} of {args.run_id}: {store.get(new_id)['status']}", file=sys.stderr)
+    print(f"replay {new_id} of {args.run_id}: {store.get(new_id).status}", file=sys.stderr)
     if not args.wait:
         print(new_id)
         return 0
-    status = jobs.wait(store, new_id, timeout_s=24 * 3600)
+    status = scheduler.wait(store, new_id, timeout_s=24 * 3600)
     report = dict(replay_report(store, new_id), status=status)
     if args.json:
         print(json.dumps(report, indent=2))
@@ -114,11 +114,11 @@ def format_group(group) -> str:
     lines = [f"seed group {group.id} · {group.progress_text()}",
              f"{'seed':>5}  {'run':<22} {'status':<9} " + " ".join(f"{n:>14}" for n in SCORES)]
     for run in group.runs:
-        summary = run["summary"] or {}
-        seed = json.loads(run["config"])["seed"]
+        summary = run.summary or {}
+        seed = run.seed
         cells = ["-" if summary.get(f"target.test.{n}") is None else f"{summary[f'target.test.{n}']:.3f}"
                  for n in SCORES]
-        lines.append(f"{seed:>5}  {run['id']:<22} {run['status']:<9} " + " ".join(f"{c:>14}" for c in cells))
+        lines.append(f"{seed:>5}  {run.id:<22} {run.status:<9} " + " ".join(f"{c:>14}" for c in cells))
     for prefix, label in (("target.test.", "target test"), ("before.target.test.", "before transfer")):
         spreads = [group.scores.get(prefix + n) for n in SCORES]
         if any(spreads):

@@ -1,32 +1,22 @@
-"""The limits on runs, defined here once: how many train at once, how much disk stays free.
+"""The limit on runs defined here: how much disk stays free. How many heavy jobs (training
+among them) run at once is tlcore.jobs.slots.
 
 Read from the environment on every call (not at import), so a changed variable takes effect
 for the next run and tests can set one. The data limits are in ``tlcore.data.limits``.
 """
 from __future__ import annotations
 
-import os
 import shutil
 from pathlib import Path
 
 from ..data.limits import MiB, env_int
 from .errors import RunLimitError
 
-JOBS_ENV = "TLSTUDIO_MAX_JOBS"
 DISK_ENV = "TLSTUDIO_MIN_FREE_DISK_MB"
 # A run writes its checkpoints (weights plus optimiser state: about 60 MB for the default
 # lite0, over 1 GB for vit_b_16), feature-map snapshots and logs. Below this much free
 # space a new run is refused rather than left to fail half-way with a full disk.
 DEFAULT_MIN_FREE_DISK_MB = 1024
-
-
-def max_running_jobs() -> int:
-    """$TLSTUDIO_MAX_JOBS, else 1 on a CPU-only machine (two trainings would only slow each
-    other down) and 1 per GPU otherwise. 0 counts as 1: some run must be able to start."""
-    if os.environ.get(JOBS_ENV, "").strip():
-        return max(1, env_int(JOBS_ENV, 1, minimum=0))
-    import torch
-    return max(1, torch.cuda.device_count())
 
 
 def min_free_disk_mb() -> int:

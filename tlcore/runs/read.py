@@ -3,31 +3,34 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from pathlib import Path
 
-import numpy as np
 
 from ..config import RunConfig
-from .jobs import reconcile
+from ..run_record import RunRecord
+from .scheduler import reconcile
 from .store import RunStore
 
 HEADLINE = ("target.test.accuracy", "target.test.macro_f1", "before.target.test.accuracy")
 
 
-def overview(run: dict) -> dict:
-    """One row per run: what it is, how it stands, its headline numbers."""
-    config = json.loads(run["config"])
-    summary = run["summary"] or {}
-    return {"id": run["id"], "name": run["name"], "status": run["status"], "created": run["created"],
-            "strategy": config["strategy"]["name"], "backbone": config["model"]["backbone"],
-            "target": config["data"]["target"], "source": config["data"]["source"], "seed": config["seed"],
-            "group": run.get("group_id"), "replay_of": run.get("replay_of"),
-            **{k: summary.get(k) for k in HEADLINE}, "error": run["error"], "folder": run["folder"]}
+def overview(run: RunRecord) -> dict:
+    """A run as one row of a table (the Train page's, ``runs list``): what it is, how it
+    stands, its headline numbers."""
+    config = run.config
+    return {"id": run.id, "name": run.name, "status": run.status, "created": run.created,
+            "strategy": config.strategy.name, "backbone": config.model.backbone, "target": config.data.target,
+            "source": config.data.source, "seed": config.seed, "group": run.group_id, "replay_of": run.replay_of,
+            **{k: run.score(k) for k in HEADLINE}, "error": run.error, "folder": str(run.folder)}
+
+
+def current_runs(store: RunStore) -> list[RunRecord]:
+    """Every run, oldest first, with dead workers already marked failed."""
+    reconcile(store)  # a dead worker shows as failed the moment anyone looks
+    return store.list_runs()
 
 
 def list_overviews(store: RunStore) -> list[dict]:
-    reconcile(store)  # a dead worker shows as failed the moment anyone looks
-    return [overview(r) for r in store.list_runs()]
+    return [overview(r) for r in current_runs(store)]
 
 
 def metrics_since(store: RunStore, run_id: str, step: int = -1) -> list[dict]:
@@ -36,11 +39,11 @@ def metrics_since(store: RunStore, run_id: str, step: int = -1) -> list[dict]:
 
 
 def run_config(store: RunStore, run_id: str) -> RunConfig:
-    return RunConfig.from_json(store.get(run_id)["config"])
+    return store.get(run_id).config
 
 
 def run_summary(store: RunStore, run_id: str) -> dict | None:
-    return store.get(run_id)["summary"]
+    return store.get(run_id).summary
 
 
 class MetricsFeed:
@@ -95,23 +98,16 @@ def progress(rows: list[dict], status: str) -> Progress:
 def target_test_predictions(store: RunStore, run_id: str) -> dict | None:
     """The latest target test predictions with thumbnails, for the misclassified gallery:
     {epoch, class_names, ids, true, pred, confidence, thumbs (N, 64, 64, 3) or None}."""
-    folder = Path(store.get(run_id)["folder"])
-    try:
-        preds = json.loads((folder / "target_test_predictions.json").read_text())
-        meta = json.loads((folder / "target_test.json").read_text())
-    except (OSError, ValueError):
+    files = store.get(run_id).files
+    preds, test_set = files.test_predictions(), files.test_set()
+    if preds is None or test_set is None:
         return None
-    thumbs_path = folder / "target_test_thumbs.npy"
-    thumbs = np.load(thumbs_path, allow_pickle=False) if thumbs_path.exists() else None
-    return {**preds, **meta, "thumbs": thumbs}
+    return {**preds, "class_names": test_set.class_names, "ids": test_set.ids, "thumbs": files.test_thumbs()}
 
 
 def instance_weights(store: RunStore, run_id: str) -> list[float] | None:
-    path = Path(store.get(run_id)["folder"]) / "instance_weights.json"
-    try:
-        return json.loads(path.read_text())["weights"]
-    except (OSError, ValueError, KeyError):
-        return None
+    artifact = store.get(run_id).files.artifact("instance_weights.json")
+    return artifact.get("weights") if isinstance(artifact, dict) else None
 
 
 def _flatten(d: dict, prefix: str = "") -> dict:
@@ -129,7 +125,7 @@ def config_table(store: RunStore, run_ids: list[str]) -> tuple[list[dict], set[s
     settings that differ between them."""
     flat = {}
     for run_id in run_ids:
-        config = json.loads(store.get(run_id)["config"])
+        config = json.loads(store.get(run_id).config_json)
         config.pop("environment", None)
         flat[run_id] = _flatten(config)
     keys = sorted(set().union(*flat.values())) if flat else []

@@ -7,10 +7,9 @@ after it ends (``compare_final``, ``environment_changes``).
 """
 from __future__ import annotations
 
-from pathlib import Path
 
 from ..config import EXTRA_PACKAGES, RunConfig, record_environment
-from .jobs import schedule
+from .scheduler import schedule
 from .store import RunStore
 
 # The final numbers a replay is held to (those of the last evaluated epoch).
@@ -29,16 +28,16 @@ def recorded_config(store: RunStore, run_id: str) -> RunConfig:
     environment it ran in; else the store's copy (a run that failed before writing one)."""
     run = store.get(run_id)
     try:
-        return RunConfig.from_json((Path(run["folder"]) / "config.json").read_text())
+        return run.files.config()
     except (OSError, ValueError):
-        return RunConfig.from_json(run["config"])
+        return run.config
 
 
 def replay_config(store: RunStore, run_id: str) -> RunConfig:
     """The config for a replay: the recorded one with the thread count pinned to what the
     original ran with (on the CPU, 1 and 2 threads end on different weights), a fresh
     environment (the replay records its own) and the name "replay of ..."."""
-    return as_replay(recorded_config(store, run_id), name=f"replay of {store.get(run_id)['name']}")
+    return as_replay(recorded_config(store, run_id), name=f"replay of {store.get(run_id).name}")
 
 
 def as_replay(config: RunConfig, name: str | None = None) -> RunConfig:
@@ -59,7 +58,7 @@ def environment_changes(before: dict, after: dict) -> list[str]:
 
 def replay_warnings(store: RunStore, run_id: str) -> list[str]:
     """Why a replay of ``run_id`` started here may not match it."""
-    return config_warnings(recorded_config(store, run_id), (store.get(run_id)["summary"] or {}).get("device"))
+    return config_warnings(recorded_config(store, run_id), (store.get(run_id).summary or {}).get("device"))
 
 
 def config_warnings(config: RunConfig, ran_on: str | None = None) -> list[str]:
@@ -124,14 +123,14 @@ def replay_report(store: RunStore, replay_id: str) -> dict | None:
     identical and what changed in the recorded environments; None for a run that is not a
     replay (or whose original was deleted)."""
     run = store.get(replay_id)
-    original_id = run.get("replay_of")
+    original_id = run.replay_of
     if not original_id:
         return None
     try:
         original = store.get(original_id)
     except KeyError:
         return None
-    rows = compare_final(original["summary"], run["summary"])
+    rows = compare_final(original.summary, run.summary)
     return {"original": original_id, "replay": replay_id, "rows": rows, "identical": identical(rows),
             "environment": environment_changes(recorded_config(store, original_id).environment,
                                                recorded_config(store, replay_id).environment)}

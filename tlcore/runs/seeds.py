@@ -12,7 +12,8 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from .jobs import schedule, submit
+from ..run_record import RunRecord
+from .scheduler import schedule, submit
 from .store import NEW_GROUP, RunStore
 
 SCORES = ("accuracy", "macro_recall", "macro_f1")
@@ -93,7 +94,7 @@ def group_scores(summaries: list[dict | None]) -> dict[str, Spread]:
 @dataclass(frozen=True)
 class SeedGroup:
     id: str
-    runs: list[dict]  # the store's rows, lowest seed first
+    runs: list[RunRecord]  # lowest seed first
     scores: dict[str, Spread]  # over the finished runs
 
     @property
@@ -101,7 +102,7 @@ class SeedGroup:
         return len(self.runs)
 
     def count(self, *statuses: str) -> int:
-        return sum(r["status"] in statuses for r in self.runs)
+        return sum(r.status in statuses for r in self.runs)
 
     def progress_text(self) -> str:
         """'3 seeds: 1 finished, 1 running, 1 queued'."""
@@ -115,11 +116,11 @@ def seed_group(store: RunStore, run_or_group_id: str) -> SeedGroup | None:
     None for a run without one. KeyError when the id names neither."""
     runs = store.group_runs(run_or_group_id)
     if not runs:
-        group_id = store.get(run_or_group_id).get("group_id")  # KeyError for an unknown id
+        group_id = store.get(run_or_group_id).group_id  # KeyError for an unknown id
         runs = store.group_runs(group_id) if group_id else []
     if not runs:
         return None
-    return SeedGroup(runs[0]["group_id"], runs, group_scores([r["summary"] for r in runs]))
+    return SeedGroup(runs[0].group_id, runs, group_scores([r.summary for r in runs]))
 
 
 def versus_noise(a: Spread, b: Spread, label_a: str = "A", label_b: str = "B") -> str:
@@ -145,16 +146,14 @@ def versus_noise(a: Spread, b: Spread, label_a: str = "A", label_b: str = "B") -
 
 def group_name(runs: list[dict]) -> str:
     """The group's name: its first run's, without the ' · seed N' that tells the runs apart."""
-    name = runs[0]["name"] if runs else ""
+    name = runs[0].name if runs else ""
     return name.rsplit(" · seed ", 1)[0]
 
 
-def compare_items(rows: list[dict]) -> dict[str, list[dict]]:
-    """Rows of runs (overviews or store rows) as things to compare: each seed group once
-    (key: the group's id, value: its runs, first seed first) and each lone run as itself
-    (a list of one), in the order the rows came."""
-    items: dict[str, list[dict]] = {}
-    for row in rows:
-        group = row.get("group") or row.get("group_id")
-        items.setdefault(group or row["id"], []).append(row)
-    return {key: sorted(runs, key=lambda r: r["created"]) for key, runs in items.items()}
+def compare_items(runs: list[RunRecord]) -> dict[str, list[RunRecord]]:
+    """Runs as things to compare: each seed group once (key: the group's id, value: its
+    runs, first seed first) and each lone run as itself (a list of one), in the order given."""
+    items: dict[str, list[RunRecord]] = {}
+    for run in runs:
+        items.setdefault(run.group_id or run.id, []).append(run)
+    return {key: sorted(members, key=lambda r: r.created) for key, members in items.items()}

@@ -7,8 +7,6 @@ from __future__ import annotations
 
 import json
 import os
-import re
-import secrets
 import socket
 import sqlite3
 import threading
@@ -16,12 +14,11 @@ import time
 from contextlib import contextmanager
 from pathlib import Path
 
+from ..run_record import RUN_ID_FORMAT, STATUSES, RunRecord, is_run_id, new_run_id, shown_id
 from .errors import RunStoreError
 from .limits import check_disk_space
 
 SCHEMA_VERSION = 2
-STATUSES = ("queued", "running", "stopping", "stopped", "finished", "failed")
-ACTIVE = ("running", "stopping")
 NEW_GROUP = "new"  # create_run(group=NEW_GROUP): the run starts a seed group named after itself
 
 _SCHEMA = """
@@ -46,28 +43,6 @@ _MIGRATIONS = {
     2: ("ALTER TABLE runs ADD COLUMN group_id TEXT", "ALTER TABLE runs ADD COLUMN replay_of TEXT",
         "CREATE INDEX IF NOT EXISTS runs_group ON runs (group_id)"),
 }
-
-
-# Run ids are made by new_run_id() only: creation time and 6 random hex digits. An id from
-# outside (a URL's ?run=, the command line, a standby worker's stdin) must match this before
-# it is used at all: it names a folder, and a crafted one ("../../etc") must not.
-RUN_ID_FORMAT = "YYYYMMDD-HHMMSS-xxxxxx"
-_RUN_ID = re.compile(r"[0-9]{8}-[0-9]{6}-[0-9a-f]{6}")  # ASCII classes: \d would match any digit
-
-
-def new_run_id() -> str:
-    return f"{time.strftime('%Y%m%d-%H%M%S')}-{secrets.token_hex(3)}"
-
-
-def is_run_id(value) -> bool:
-    """True when ``value`` has the form of a run id (whether or not such a run exists)."""
-    return isinstance(value, str) and _RUN_ID.fullmatch(value) is not None
-
-
-def shown_id(value) -> str:
-    """An untrusted id as it may appear in a message: quoted, cut short."""
-    text = str(value)
-    return repr(text if len(text) <= 40 else text[:40] + "...")
 
 
 def runs_dir(override: str | Path | None = None) -> Path:
@@ -156,7 +131,7 @@ class RunStore:
                         "queued", str(folder), run_id if group == NEW_GROUP else group, replay_of))
         return run_id
 
-    def get(self, run_id: str) -> dict:
+    def get(self, run_id: str) -> RunRecord:
         """The run's row; KeyError when there is none, or when ``run_id`` is not even an id.
         Every path of a run comes from its row (``folder``), never from the id given."""
         if not is_run_id(run_id):
@@ -164,17 +139,17 @@ class RunStore:
         row = self._db.execute("SELECT * FROM runs WHERE id = ?", (run_id,)).fetchone()
         if row is None:
             raise KeyError(f"no run {run_id!r} in {self.db_path}")
-        return _run_dict(row)
+        return _record(row)
 
-    def list_runs(self, status: str | None = None) -> list[dict]:
+    def list_runs(self, status: str | None = None) -> list[RunRecord]:
         sql, args = "SELECT * FROM runs", ()
         if status:
             sql, args = sql + " WHERE status = ?", (status,)
-        return [_run_dict(r) for r in self._db.execute(sql + " ORDER BY created", args)]
+        return [_record(r) for r in self._db.execute(sql + " ORDER BY created", args)]
 
-    def group_runs(self, group_id: str) -> list[dict]:
+    def group_runs(self, group_id: str) -> list[RunRecord]:
         """The runs of a seed group, oldest (lowest seed) first; [] for no such group."""
-        return [_run_dict(r) for r in self._db.execute("SELECT * FROM runs WHERE group_id = ? ORDER BY created",
+        return [_record(r) for r in self._db.execute("SELECT * FROM runs WHERE group_id = ? ORDER BY created",
                                                        (group_id,))]
 
     def update(self, run_id: str, **fields) -> None:
@@ -207,12 +182,12 @@ class RunStore:
     def delete(self, run_id: str) -> None:
         import shutil
         run = self.get(run_id)
-        if run["status"] in ACTIVE:
-            raise RunStoreError(f"run {run_id} is {run['status']}; stop it before deleting it")
+        if run.active:
+            raise RunStoreError(f"run {run_id} is {run.status}; stop it before deleting it")
         with self._tx() as db:
             db.execute("DELETE FROM metrics WHERE run = ?", (run_id,))
             db.execute("DELETE FROM runs WHERE id = ?", (run_id,))
-        folder = Path(run["folder"])
+        folder = run.folder
         if folder.is_dir() and self.root in folder.parents:  # never delete outside the runs folder
             shutil.rmtree(folder, ignore_errors=True)
 
@@ -237,8 +212,10 @@ class RunStore:
         return self._db.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
 
 
-def _run_dict(row: sqlite3.Row) -> dict:
+def _record(row: sqlite3.Row) -> RunRecord:
     d = dict(row)
-    d["summary"] = json.loads(d["summary"]) if d.get("summary") else None
-    d["host_is_here"] = d.get("host") in (None, socket.gethostname())
-    return d
+    return RunRecord(id=d["id"], name=d["name"] or "", created=d["created"], config_json=d["config"],
+                     status=d["status"], folder=Path(d["folder"]), pid=d["pid"], host=d["host"], started=d["started"],
+                     ended=d["ended"], error=d["error"], summary=json.loads(d["summary"]) if d["summary"] else None,
+                     resume=bool(d["resume"]), stop_requested=bool(d["stop_requested"]), group_id=d.get("group_id"),
+                     replay_of=d.get("replay_of"), host_is_here=d["host"] in (None, socket.gethostname()))

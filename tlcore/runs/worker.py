@@ -1,32 +1,30 @@
 """One run in its own process: ``python -m tlcore.runs.worker RUN_ID --runs-dir DIR``.
 
-Started by tlcore.runs.jobs in a new session; stdout/stderr go to the run's worker.log.
+Started by tlcore.runs.scheduler through tlcore.jobs (whose environment recipe sets the
+threads and OpenMP's wait policy before torch loads), in a session of its own; stdout and
+stderr go to the run's worker.log. The CLI runs ``run_recorded`` in the foreground.
 """
 from __future__ import annotations
 
+import argparse
 import os
+import signal
+import socket
+import sys
+import time
+import traceback
+from pathlib import Path
 
-# Before torch is imported: an OpenMP pool that spins while idle steals the core the
-# dashboard needs (measured here: 2x slower training next to a busy process).
-os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
-
-import argparse  # noqa: E402
-import signal  # noqa: E402
-import socket  # noqa: E402
-import sys  # noqa: E402
-import time  # noqa: E402
-import traceback  # noqa: E402
-from pathlib import Path  # noqa: E402
+from ..jobs import apply_thread_count, heavy_slot
 
 
 def run_recorded(store, run_id: str, extra_callbacks=(), resume: bool = False):
     """Train run ``run_id`` of ``store`` in this process, recording everything in the store."""
-    from ..config import RunConfig
     from ..train import train
     from ..train.callbacks import JsonlMetrics
     from .recorder import StopPoller, StoreRecorder
     run = store.get(run_id)
-    config = RunConfig.from_json(run["config"])
+    config = run.config
     import torch
     threads_before = torch.get_num_threads()
     if config.threads > 0:  # a replay pins the original's count: on the CPU the result depends on it
@@ -37,12 +35,14 @@ def run_recorded(store, run_id: str, extra_callbacks=(), resume: bool = False):
     # stops the run at its first step (resume() clears the flag when it queues a run again).
     store.update(run_id, status="running", pid=os.getpid(), host=socket.gethostname(), started=time.time(),
                  ended=None, error=None)
-    folder = Path(run["folder"])
+    folder = run.folder
     callbacks = [StoreRecorder(store, run_id), JsonlMetrics(folder), *_tracking(store, run, config, folder),
                  *extra_callbacks]
     try:
-        result = train(config, out_dir=folder, should_stop=stop, callbacks=callbacks,
-                       resume=resume or bool(run["resume"]))
+        # One heavy job at a time per slot: a feasibility check or a pretrained map may hold it.
+        with heavy_slot(store.root, on_wait=lambda why: print(why, flush=True)):
+            result = train(config, out_dir=folder, should_stop=stop, callbacks=callbacks,
+                           resume=resume or run.resume)
     except BaseException as exc:  # noqa: BLE001 - any failure must reach the store, then propagate
         store.update(run_id, status="failed", ended=time.time(), error=f"{type(exc).__name__}: {exc}")
         raise
@@ -53,15 +53,15 @@ def run_recorded(store, run_id: str, extra_callbacks=(), resume: bool = False):
     return result
 
 
-def _tracking(store, run: dict, config, folder: Path) -> list:
+def _tracking(store, run, config, folder: Path) -> list:
     """The MLflow logger when the user asked for tracking (tlcore.tracking), else nothing;
     why it is missing, when asked for, goes to the run's log."""
     from ..tracking import mlflow_callback
 
     def bundle() -> Path:  # built only at the end of a finished run, and only when tracked
         from ..export import write_bundle
-        return write_bundle(folder, store_row=run)
-    logger, note = mlflow_callback(config, folder, run["id"], store.root, bundle=bundle)
+        return write_bundle(folder, record=run)
+    logger, note = mlflow_callback(config, folder, run.id, store.root, bundle=bundle)
     if note:
         print(note, flush=True)
     return [logger] if logger else []
@@ -80,7 +80,7 @@ def _wait_for_run(runs_dir: str | None) -> str | None:
         return None  # stdin closed: the dashboard went away or no longer needs a spare
     from .store import RunStore
     store = RunStore(runs_dir)
-    log = os.open(Path(store.get(run_id)["folder"]) / "worker.log", os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
+    log = os.open(store.get(run_id).files.log, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
     sys.stdout.flush()
     sys.stderr.flush()
     os.dup2(log, 1)
@@ -90,7 +90,7 @@ def _wait_for_run(runs_dir: str | None) -> str | None:
 
 
 def main(argv=None) -> int:
-    from .jobs import schedule
+    from .scheduler import schedule
     from .store import RunStore
     parser = argparse.ArgumentParser(prog="python -m tlcore.runs.worker")
     parser.add_argument("run_id", nargs="?")
@@ -105,10 +105,7 @@ def main(argv=None) -> int:
     if not args.run_id:
         parser.error("a run id is needed (or --standby)")
     store = RunStore(args.runs_dir)
-    threads = int(os.environ.get("TLSTUDIO_THREADS", "0"))
-    if threads > 0:
-        import torch
-        torch.set_num_threads(threads)
+    apply_thread_count()
     code = 0
     try:
         run_recorded(store, args.run_id)
