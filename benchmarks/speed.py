@@ -91,7 +91,7 @@ def tlstudio_run(root: Path, freeze: str, epochs: int, seed: int) -> dict:
         if isinstance(event, EpochEnded) and "target.val.accuracy" in event.metrics:
             curve.append((time.perf_counter() - t0, event.metrics["target.val.accuracy"]))
 
-    s = train(config, callbacks=[on_event]).summary
+    s = train(config, [on_event]).summary
     return {"curve": curve, "test_acc": s["target.test.accuracy"], "total_s": time.perf_counter() - t0,
             "cached": s["feature_cache"], "precision": s["precision"]}
 

@@ -31,7 +31,7 @@ def main() -> None:
         r = train(cfg)
         plain.append(r.summary["train_time_s"])
         run_id = store.create_run(cfg)
-        r = train(cfg, callbacks=[StoreRecorder(store, run_id)])
+        r = train(cfg, [StoreRecorder(store, run_id)])
         recorded.append(r.summary["train_time_s"])
         rows += len(store.metrics(run_id))
     steps = r.history and 2 * (1400 // 16)

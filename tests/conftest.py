@@ -12,8 +12,9 @@ sys.path.insert(0, str(TESTS))  # hostile_files and helpers
 # skipped there; on a developer machine without them they skip with the reason.
 REQUIRE_DEBIAN_DATA = os.environ.get("TLSTUDIO_REQUIRE_DEBIAN_DATA") == "1"
 
-# Feature maps cost a probe forward pass per epoch and a UMAP process per run: off for the
-# many runs that test other things; the feature-map tests and the live browser run turn them on.
+# Feature maps cost a probe forward pass per epoch and a UMAP process per run: off by default
+# in the configs of the many runs that test other things (RunConfig.feature_map follows the
+# variable when a config is made); the feature-map tests and the live browser run turn them on.
 os.environ.setdefault("TLSTUDIO_FEATURE_MAPS", "off")
 # numba's compiled UMAP code: one cache per test session, so a session's timing does not
 # depend on what an earlier one left in ~/.cache. The live browser test compiles it (it
@@ -42,7 +43,7 @@ def recorded_runs(tmp_path_factory):
     """Two real runs recorded in a run store, in this process (no worker start-up): DANN on
     mnist -> syndigits with the pretrained default, and gradual unfreezing on syndigits.
     About 15 s on 2 cores; shared by the read, plot, predict and feature-map tests. Their
-    feature maps are snapshotted (features and PCA) but not laid out: the tests do that."""
+    feature maps are snapshotted (features and PCA: no UMAP process) but not laid out: the tests do that."""
     from tlcore.config import DataConfig, FeatureMapConfig, ModelConfig, RunConfig, ScheduleConfig, StrategyConfig
     from tlcore.runs import RunStore
     from tlcore.runs.worker import run_recorded
@@ -50,20 +51,16 @@ def recorded_runs(tmp_path_factory):
     data = DataConfig(target="syndigits", source="mnist", per_class=20, image_size=32)
     configs = {
         "dann": RunConfig(data=data, model=ModelConfig(freeze="last:1"), strategy=StrategyConfig("dann"),
-                          schedule=ScheduleConfig(epochs=2), feature_map=FeatureMapConfig(per_domain=100),
+                          schedule=ScheduleConfig(epochs=2), feature_map=FeatureMapConfig(per_domain=100, layout="pca"),
                           batch_size=16),
         "gradual": RunConfig(data=DataConfig(target="syndigits", per_class=20, image_size=32),
                              model=ModelConfig(freeze="last:2"), strategy=StrategyConfig("gradual_unfreeze"),
-                             schedule=ScheduleConfig(epochs=3), batch_size=16),
+                             schedule=ScheduleConfig(epochs=3), feature_map=FeatureMapConfig(layout="pca"),
+                             batch_size=16),
     }
     ids = {}
-    mode = os.environ.get("TLSTUDIO_FEATURE_MAPS")
-    os.environ["TLSTUDIO_FEATURE_MAPS"] = "pca"
-    try:
-        for key, config in configs.items():
-            ids[key] = store.create_run(config, key)
-            result = run_recorded(store, ids[key])
-            assert result.status == "finished", result.summary.get("error")
-    finally:
-        os.environ["TLSTUDIO_FEATURE_MAPS"] = mode
+    for key, config in configs.items():
+        ids[key] = store.create_run(config, key)
+        result = run_recorded(store, ids[key])
+        assert result.status == "finished", result.summary.get("error")
     return store, ids

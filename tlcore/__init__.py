@@ -8,8 +8,8 @@ From Python (a notebook, a script), the same core in a few lines::
     result.summary["target.test.accuracy"], result.model
 
 The names below are imported on first use, so ``import tlcore`` (and the CLI's light
-commands) do not pay for torch. ``fit`` is ``tlcore.train.train`` under a name that the
-``tlcore.train`` package cannot shadow.
+commands) do not pay for torch. ``fit`` trains in this process and writes the run folder
+(``tlcore.fit``); ``tlcore.train.train`` is the bare loop under it.
 """
 from __future__ import annotations
 
@@ -20,7 +20,7 @@ _API = {
     "RunConfig": "config", "DataConfig": "config", "ModelConfig": "config", "StrategyConfig": "config",
     "OptimConfig": "config", "ScheduleConfig": "config", "FeatureMapConfig": "config",
     # training and using the result
-    "fit": ("train.loop", "train"), "TrainResult": "train.loop", "Predictor": "predict",
+    "fit": "fit", "TrainResult": "train.loop", "Predictor": "predict",
     # what there is to choose from
     "list_backbones": "backbones", "backbone_info": "backbones", "create_backbone": "backbones",
     "list_strategies": "strategies", "strategy_info": "strategies",

@@ -163,7 +163,8 @@ def _cmd_train(args) -> int:
         if int(os.environ.get("LOCAL_RANK", "0")) > 0:
             # A further process of a --devices N run (Fabric re-runs this command): it trains
             # its shard; rank 0 records the run and writes the files.
-            train(config, out_dir=Path(os.environ["TLSTUDIO_RUN_FOLDER"]), resume=args.resume)
+            from .run_folder import RunFolder
+            train(config, resume_from=RunFolder(os.environ["TLSTUDIO_RUN_FOLDER"]) if args.resume else None)
             return 0
         if args.config:  # a replay: say first what may keep it from matching the original
             from .config import RunConfig
@@ -186,7 +187,7 @@ def _train_seeds(args, config) -> list[str]:
     from .runs.seeds import seed_configs, seed_group, seed_name
     from .runs.store import NEW_GROUP
     from .runs.worker import run_recorded
-    from .train.callbacks import RichProgress
+    from .listeners import RichProgress
     store, several, group, statuses = RunStore(args.runs_dir), args.seeds > 1, None, []
     for cfg in seed_configs(config, args.seeds):
         folder = Path(args.out) / f"seed-{cfg.seed}" if several and args.out else args.out
@@ -198,7 +199,7 @@ def _train_seeds(args, config) -> list[str]:
         print(f"run {run_id} in {out} (stop it with: python -m tlcore runs stop {run_id})", file=sys.stderr)
         if args.resume:
             store.update(run_id, resume=1)
-        result = run_recorded(store, run_id, extra_callbacks=[RichProgress()])
+        result = run_recorded(store, run_id, extra_listeners=[RichProgress()])
         _print_summary(result.summary, out)
         statuses.append(result.status)
         if result.status == "stopped":  # asked to stop: the seeds after it are not wanted either
@@ -269,6 +270,8 @@ def _cmd_bench(argv: list[str]) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from .config import AUGMENTATIONS, BN_POLICIES, DEFAULT_BACKBONE
+    from .train.optim import list_optimizers, list_schedules
     parser = argparse.ArgumentParser(prog="python -m tlcore", description="TL Studio core")
     sub = parser.add_subparsers(dest="command", required=True)
     p = sub.add_parser("inspect", help="check an image folder, zip or built-in domain and print its report")
@@ -290,22 +293,22 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--per-class", type=int, help="load at most this many images per class")
     g.add_argument("--target-labels", type=int, help="labelled target images per class to train on (0: none)")
     g.add_argument("--img-size", type=int, help="input size in pixels (default: the backbone's)")
-    g.add_argument("--augment", choices=["none", "light", "flip"])
+    g.add_argument("--augment", choices=AUGMENTATIONS)
     g = p.add_argument_group("model")
-    g.add_argument("--backbone", help="see `python -m tlcore backbones` (default efficientnet_lite0)")
+    g.add_argument("--backbone", help=f"see `python -m tlcore backbones` (default {DEFAULT_BACKBONE})")
     g.add_argument("--weights", help="imagenet | none | file:PATH")
     g.add_argument("--freeze", help="all | none | last:K | pattern:REGEX | comma list of stages to freeze")
-    g.add_argument("--bn-policy", choices=["freeze", "update", "fixed"],
+    g.add_argument("--bn-policy", choices=BN_POLICIES,
                    help="BatchNorm statistics: frozen stages keep them (freeze), all update, none update (fixed)")
     g.add_argument("--lr-decay", type=float, help="LR multiplier per stage going down (discriminative LRs)")
     g = p.add_argument_group("method and optimisation")
     g.add_argument("--strategy", help="see `python -m tlcore strategies` (default finetune)")
     g.add_argument("--param", action="append", metavar="KEY=VALUE", help="a strategy hyper-parameter")
-    g.add_argument("--optimizer", choices=["adamw", "sgd"])
+    g.add_argument("--optimizer", choices=list_optimizers())
     g.add_argument("--lr", type=float)
     g.add_argument("--weight-decay", type=float)
     g.add_argument("--epochs", type=int)
-    g.add_argument("--scheduler", choices=["cosine", "onecycle", "constant", "dann"])
+    g.add_argument("--scheduler", choices=list_schedules())
     g.add_argument("--warmup-epochs", type=float)
     g.add_argument("--patience", type=int, help="early stopping: epochs without val improvement")
     g.add_argument("--eval-every", type=int, help="evaluate every K epochs and after the last (default 1)")

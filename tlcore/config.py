@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import os
 from dataclasses import dataclass, field, fields, is_dataclass
 from pathlib import Path
 from typing import Any
@@ -36,7 +37,7 @@ class ModelConfig:
     backbone: str = DEFAULT_BACKBONE
     weights: str = "imagenet"  # imagenet | none | file:PATH
     freeze: str = "last:1"  # see tlcore.freezing.FREEZE_SPEC_HELP
-    bn_policy: str = "freeze"  # freeze | update | fixed (see tlcore.freezing.BN_POLICIES)
+    bn_policy: str = "freeze"  # one of BN_POLICIES: frozen stages keep their statistics | all update | none
     lr_decay: float = 1.0  # per-stage LR multiplier going down from the head (1: one LR)
 
 
@@ -66,11 +67,26 @@ class ScheduleConfig:
     eval_every: int = 1
 
 
+AUGMENTATIONS = ("none", "light", "flip")  # DataConfig.augment (tlcore.data.pipeline.BatchPreprocess)
+BN_POLICIES = ("freeze", "update", "fixed")  # ModelConfig.bn_policy (tlcore.freezing.apply_freeze)
+MAPS_ENV = "TLSTUDIO_FEATURE_MAPS"  # on | pca | off: the feature-map default of runs started here
+LAYOUTS = ("umap", "pca")
+
+
 @dataclass(frozen=True)
 class FeatureMapConfig:
     """The live map of source and target features (tlcore.embed)."""
     every: int = 1  # a snapshot every this many epochs (and before training, and at the end); 0: none
     per_domain: int = 1000  # probe images per domain, the same number from every class
+    layout: str = "umap"  # umap: a UMAP layout by a process beside the run | pca: the instant PCA layout only
+
+    @classmethod
+    def from_environment(cls) -> "FeatureMapConfig":
+        """The default for a new run on this machine: $TLSTUDIO_FEATURE_MAPS=off turns maps off,
+        =pca keeps them without the UMAP process. Read when a config is built (the CLI, the
+        Train page), so the choice is recorded in the run's config and a replay repeats it."""
+        mode = os.environ.get(MAPS_ENV, "on").strip().lower()
+        return cls(every=0) if mode == "off" else cls(layout="pca") if mode == "pca" else cls()
 
 
 @dataclass(frozen=True)
@@ -80,7 +96,8 @@ class RunConfig:
     strategy: StrategyConfig = field(default_factory=StrategyConfig)
     optim: OptimConfig = field(default_factory=OptimConfig)
     schedule: ScheduleConfig = field(default_factory=ScheduleConfig)
-    feature_map: FeatureMapConfig = field(default_factory=FeatureMapConfig)
+    # Its default follows $TLSTUDIO_FEATURE_MAPS when the config is made (then it is recorded).
+    feature_map: FeatureMapConfig = field(default_factory=FeatureMapConfig.from_environment)
     batch_size: int = 32
     seed: int = 0
     device: str = "auto"  # auto | cpu | cuda | mps

@@ -11,11 +11,11 @@ import re
 from dataclasses import dataclass
 
 from .backbones.base import HEAD, Backbone
+from .config import BN_POLICIES
 
 # BatchNorm running statistics: "freeze" - frozen stages keep theirs (the default);
 # "update" - every stage keeps updating (AdaBN-like); "fixed" - no stage updates them, so the
 # features do not jump when a stage is unfrozen mid-run (LP-FT, gradual unfreezing).
-BN_POLICIES = ("freeze", "update", "fixed")
 FREEZE_SPEC_HELP = "all | none | last:K | pattern:REGEX | comma list of stage names to freeze"
 
 

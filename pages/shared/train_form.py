@@ -7,10 +7,12 @@ import streamlit as st
 from tlcore.backbones import backbone_info
 from tlcore.config import (DataConfig, FeatureMapConfig, ModelConfig, OptimConfig, RunConfig, ScheduleConfig,
                            StrategyConfig)
+from tlcore.config import AUGMENTATIONS
 from tlcore.data import is_domain
 from tlcore.runs.seeds import MAX_SEEDS
 from tlcore.strategies import list_strategies, strategy_info
 from tlcore.strategies.recommend import recommended_adaptation
+from tlcore.train.optim import list_optimizers, list_schedules, optimizer_info, schedule_info
 
 from .data_choice import label_edits_config
 from .setup import device_label
@@ -97,16 +99,18 @@ def training_fields(info, target: str) -> dict:
     _default("train.seeds", 1)
     _default("train.patience", 0)
     _default("train.name", "")
-    _default("train.map_every", 1)
-    _default("train.map_points", 500 if ON_CPU else 1000)
+    maps = FeatureMapConfig.from_environment()  # $TLSTUDIO_FEATURE_MAPS sets the default
+    _default("train.map_every", maps.every)
+    _default("train.map_points", 500 if ON_CPU else maps.per_domain)
     c = st.columns(5)
     fields = {
         "epochs": c[0].number_input("Epochs", 1, 500, key="train.epochs"),
         "lr": c[1].number_input("Learning rate", 1e-6, 10.0, key="train.lr", format="%g",
                                 help="of the head; lower stages get it times the LR multiplier (Model page)"),
-        "optimizer": c[2].selectbox("Optimiser", ["adamw", "sgd"], key="train.optimizer"),
-        "scheduler": c[3].selectbox("LR schedule", ["cosine", "onecycle", "constant", "dann"], key="train.scheduler",
-                                    help="dann: lr / (1 + 10p)^0.75 as in the DANN paper"),
+        "optimizer": c[2].selectbox("Optimiser", list_optimizers(), key="train.optimizer",
+                                    format_func=lambda n: f"{n}: {optimizer_info(n).description}"),
+        "scheduler": c[3].selectbox("LR schedule", list_schedules(), key="train.scheduler",
+                                    help="; ".join(f"{n}: {schedule_info(n).description}" for n in list_schedules())),
         "seeds": c[4].number_input("Seeds", 1, MAX_SEEDS, key="train.seeds", help=SEEDS_HELP),
     }
     with st.expander("Data and run settings"):
@@ -123,7 +127,7 @@ def training_fields(info, target: str) -> dict:
             "Labelled target images per class (0: all)" if info.needs_target_labels else
             "Labelled target images per class (0: none)", 0, 100000, key="train.target_labels",
             disabled=not uses_labels, help="few-shot: train with only this many target labels a class")
-        fields["augment"] = c[1].selectbox("Augmentation", ["none", "light", "flip"], key="train.augment")
+        fields["augment"] = c[1].selectbox("Augmentation", AUGMENTATIONS, key="train.augment")
         fields["patience"] = c[2].number_input("Early stopping patience (0: off)", 0, 100, key="train.patience")
         fields["name"] = c[3].text_input("Run name", key="train.name", placeholder=info.name)
         c = st.columns(4)
@@ -154,7 +158,8 @@ def build_config(info, params: dict, f: dict, target: str, source: str | None, t
         optim=OptimConfig(name=f["optimizer"], lr=float(f["lr"])),
         schedule=ScheduleConfig(epochs=int(f["epochs"]), scheduler=f["scheduler"],
                                 early_stopping_patience=int(f["patience"]) or None),
-        feature_map=FeatureMapConfig(every=int(f["map_every"]), per_domain=int(f["map_points"])),
+        feature_map=FeatureMapConfig(every=int(f["map_every"]), per_domain=int(f["map_points"]),
+                                     layout=FeatureMapConfig.from_environment().layout),
         batch_size=int(f["batch_size"]), seed=int(f["seed"]),
         tracking="mlflow" if st.session_state.get("run.mlflow") else "",
         name=f["name"] or f"{info.name} · {target_label if is_domain(target) else target_label[:40]}")

@@ -38,7 +38,7 @@ store = RunStore({runs!r})
 folder = Path(store.get({run_id!r}).folder)
 
 def disk_fills_after_epoch_1_checkpoint(event):
-    # Runs after the store and metrics.jsonl have recorded epoch 2, before its checkpoint.
+    # Runs after the store has recorded epoch 2, before the run folder's files and checkpoint.
     if isinstance(event, EpochEnded) and event.epoch == 2:
         others = [p.stat().st_size for p in store.root.rglob("*") if p.is_file() and "checkpoints" not in p.parts]
         limit = max(others) + (1 << 20)  # room for the store to record the failure
@@ -47,7 +47,7 @@ def disk_fills_after_epoch_1_checkpoint(event):
         print("limit", limit, flush=True)
 
 try:
-    run_recorded(store, {run_id!r}, extra_callbacks=[disk_fills_after_epoch_1_checkpoint])
+    run_recorded(store, {run_id!r}, extra_listeners=[disk_fills_after_epoch_1_checkpoint])
 except Exception as exc:
     print("FAILED", type(exc).__name__, exc, flush=True)
     sys.exit(3)

@@ -10,7 +10,7 @@ from tlcore.data import load_domain
 from tlcore.data.transforms import to_tensor
 from tlcore.registry import UnknownNameError
 from tlcore.strategies import create_strategy, list_strategies, strategy_info
-from tlcore.train import train
+from tlcore import fit
 
 ALL = ["adabn", "coral", "dann", "finetune", "gradual_unfreeze", "instance_weighting", "joint", "lp_ft", "mmd",
        "source_only"]
@@ -79,7 +79,7 @@ def test_one_real_training_step(name):
 
 @pytest.mark.parametrize("name", ALL)
 def test_tiny_end_to_end_run(name, tmp_path):
-    result = train(tiny_config(name), out_dir=tmp_path)
+    result = fit(tiny_config(name), out_dir=tmp_path)
     s = result.summary
     assert result.status == "finished" and s["epochs_run"] == 2
     assert 0 <= s["target.test.accuracy"] <= 1 and "before.target.test.accuracy" in s
@@ -116,15 +116,15 @@ def test_unknown_strategy_parameter_is_refused():
 
 def test_gradual_unfreeze_changes_the_freeze_map_live(tmp_path):
     events = []
-    train(tiny_config("gradual_unfreeze", ).replace(schedule=ScheduleConfig(epochs=3)), out_dir=tmp_path,
-          callbacks=[events.append])
+    fit(tiny_config("gradual_unfreeze", ).replace(schedule=ScheduleConfig(epochs=3)), out_dir=tmp_path,
+          listeners=[events.append])
     messages = [e.message for e in events if type(e).__name__ == "EpochStarted"]
     assert messages == ["training stages: head only", "training stages: conv2", "training stages: conv1, conv2"]
 
 
 def test_lp_ft_runs_its_two_phases(tmp_path):
     events = []
-    train(tiny_config("lp_ft"), out_dir=tmp_path, callbacks=[events.append])
+    fit(tiny_config("lp_ft"), out_dir=tmp_path, listeners=[events.append])
     messages = [e.message for e in events if type(e).__name__ == "EpochStarted"]
     assert messages[0].startswith("phase 1") and messages[1].startswith("phase 2")
     lrs = [e.values["lr"] for e in events if type(e).__name__ == "StepEnded"]
@@ -132,7 +132,7 @@ def test_lp_ft_runs_its_two_phases(tmp_path):
 
 
 def test_adabn_changes_target_predictions_only_through_bn_statistics(tmp_path):
-    result = train(tiny_config("adabn").replace(
+    result = fit(tiny_config("adabn").replace(
         model=ModelConfig(backbone="efficientnet_lite0", weights="imagenet", freeze="none"),
         data=DataConfig(target="mnist-m", source="mnist", per_class=8, image_size=32)), out_dir=tmp_path)
     strategy = result.strategy
@@ -149,9 +149,9 @@ def test_semi_supervised_dann_uses_the_few_target_labels(tmp_path):
     events = []
     cfg = tiny_config("dann").replace(data=DataConfig(target="syndigits", source="mnist", per_class=12,
                                                       image_size=28, target_labels_per_class=2))
-    train(cfg, out_dir=tmp_path, callbacks=[events.append])
+    fit(cfg, out_dir=tmp_path, listeners=[events.append])
     steps = [e for e in events if type(e).__name__ == "StepEnded"]
     assert "tgt_cls_loss" in steps[0].values
     unsup = []
-    train(tiny_config("dann"), out_dir=tmp_path / "u", callbacks=[unsup.append])
+    fit(tiny_config("dann"), out_dir=tmp_path / "u", listeners=[unsup.append])
     assert "tgt_cls_loss" not in [e for e in unsup if type(e).__name__ == "StepEnded"][0].values

@@ -4,7 +4,7 @@ import torch
 
 from tlcore.config import DataConfig, ModelConfig, OptimConfig, RunConfig, ScheduleConfig, StrategyConfig
 from tlcore.devices import resolve_device, resolve_precision
-from tlcore.train import train
+from tlcore import fit
 
 needs_cuda = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
 
@@ -40,7 +40,7 @@ def test_short_dann_run_on_cuda_with_autocast():
                     strategy=StrategyConfig("dann"), optim=OptimConfig(name="adamw", lr=2e-3),
                     schedule=ScheduleConfig(epochs=5), batch_size=64, device="cuda")
     events = []
-    r = train(cfg, callbacks=[events.append])
+    r = fit(cfg, listeners=[events.append])
     assert r.status == "finished" and r.summary["device"] == "cuda"
     assert r.summary["precision"] in ("bf16", "fp16")  # autocast chosen automatically
     assert r.summary["source.test.accuracy"] > 0.8 and r.summary["target.test.accuracy"] > 0.25
@@ -54,7 +54,7 @@ def test_channels_last_on_cuda_for_the_pretrained_default():
     cfg = RunConfig(data=DataConfig(target="syndigits", per_class=20, image_size=64),
                     model=ModelConfig(freeze="last:2"), schedule=ScheduleConfig(epochs=1), batch_size=32,
                     device="cuda")
-    r = train(cfg)
+    r = fit(cfg)
     assert r.status == "finished"
     conv = r.strategy.backbone.body.conv_stem.weight
     assert conv.is_cuda and conv.is_contiguous(memory_format=torch.channels_last)
@@ -66,6 +66,6 @@ def test_feature_cache_on_cuda():
     cfg = RunConfig(data=DataConfig(target="syndigits", per_class=30, image_size=96),
                     model=ModelConfig(freeze="all"), schedule=ScheduleConfig(epochs=5), batch_size=32,
                     device="cuda")
-    r = train(cfg)
+    r = fit(cfg)
     assert r.summary["feature_cache"] and r.summary["device"] == "cuda"
     assert r.summary["target.test.accuracy"] > 0.3

@@ -5,7 +5,8 @@ import pytest
 import torch
 
 from tlcore.config import DataConfig, ModelConfig, OptimConfig, RunConfig, ScheduleConfig, StrategyConfig
-from tlcore.train import ConfigError, train, validate_config
+from tlcore import fit
+from tlcore.train import ConfigError, validate_config
 from tlcore.train.events import EpochEnded, RunEnded, RunStarted, StepEnded
 
 
@@ -42,8 +43,8 @@ def test_feature_cache_runs_the_backbone_only_before_the_first_epoch(monkeypatch
 
     monkeypatch.setattr(context, "create_strategy", spy)
     events = []
-    r2 = train(probe_config(2), callbacks=[events.append])
-    r6 = train(probe_config(6))
+    r2 = fit(probe_config(2), listeners=[events.append])
+    r6 = fit(probe_config(6))
     assert r2.summary["feature_cache"] and r6.summary["feature_cache"]
     assert next(e for e in events if isinstance(e, RunStarted)).feature_cache
     assert len(created[0]) == len(created[1]) > 0  # 6 epochs ran the backbone no more than 2 did
@@ -51,30 +52,30 @@ def test_feature_cache_runs_the_backbone_only_before_the_first_epoch(monkeypatch
 
 
 def test_no_feature_cache_when_the_backbone_trains():
-    assert not train(digits_config(schedule=ScheduleConfig(epochs=1))).summary["feature_cache"]
+    assert not fit(digits_config(schedule=ScheduleConfig(epochs=1))).summary["feature_cache"]
 
 
 def test_same_seed_same_result_on_cpu():
-    a, b = train(digits_config()), train(digits_config())
+    a, b = fit(digits_config()), fit(digits_config())
     assert a.summary["target.test.accuracy"] == b.summary["target.test.accuracy"]
     assert a.history == b.history
 
 
 def test_stop_flag_stops_at_the_next_step_and_keeps_a_checkpoint(tmp_path):
     steps = []
-    r = train(digits_config(), out_dir=tmp_path, should_stop=lambda: len(steps) >= 3,
-              callbacks=[lambda e: steps.append(e) if isinstance(e, StepEnded) else None])
+    r = fit(digits_config(), out_dir=tmp_path, should_stop=lambda: len(steps) >= 3,
+              listeners=[lambda e: steps.append(e) if isinstance(e, StepEnded) else None])
     assert r.status == "stopped" and len(steps) == 3 and r.summary["epochs_run"] == 1
     assert json.loads((tmp_path / "checkpoints" / "last.json").read_text())["epoch"] == 1
     assert json.loads((tmp_path / "summary.json").read_text())["status"] == "stopped"
 
 
 def test_resume_from_a_checkpoint_continues_to_the_same_end(tmp_path):
-    full = train(digits_config(), out_dir=tmp_path / "full")
-    part = train(digits_config(schedule=ScheduleConfig(epochs=3)), out_dir=tmp_path / "part",
+    full = fit(digits_config(), out_dir=tmp_path / "full")
+    part = fit(digits_config(schedule=ScheduleConfig(epochs=3)), out_dir=tmp_path / "part",
                  should_stop=_stop_at_epoch_end(2))
     assert part.status == "stopped" and part.summary["epochs_run"] == 2
-    resumed = train(digits_config(), out_dir=tmp_path / "part", resume=True)
+    resumed = fit(digits_config(), out_dir=tmp_path / "part", resume=True)
     assert resumed.status == "finished" and resumed.summary["epochs_run"] == 3
     assert resumed.summary["target.test.accuracy"] == pytest.approx(full.summary["target.test.accuracy"])
     assert [h["target.val.accuracy"] for h in resumed.history] == \
@@ -94,8 +95,8 @@ def _stop_at_epoch_end(epochs: int):
 
 def test_nan_loss_stops_with_a_clear_message(tmp_path):
     events = []
-    r = train(digits_config(optim=OptimConfig(name="sgd", lr=1e12), schedule=ScheduleConfig(epochs=3)),
-              out_dir=tmp_path, callbacks=[events.append])
+    r = fit(digits_config(optim=OptimConfig(name="sgd", lr=1e12), schedule=ScheduleConfig(epochs=3)),
+              out_dir=tmp_path, listeners=[events.append])
     assert r.status == "failed"
     end = next(e for e in events if isinstance(e, RunEnded))
     assert "the loss became" in end.error and "lower learning rate than 1e+12" in end.error
@@ -103,7 +104,7 @@ def test_nan_loss_stops_with_a_clear_message(tmp_path):
 
 
 def test_summary_names_its_numbers_plainly(tmp_path):
-    r = train(digits_config(schedule=ScheduleConfig(epochs=1)), out_dir=tmp_path)
+    r = fit(digits_config(schedule=ScheduleConfig(epochs=1)), out_dir=tmp_path)
     s = json.loads((tmp_path / "summary.json").read_text())
     for key in ("target.test.accuracy", "target.test.macro_f1", "target.test.macro_recall",
                 "before.target.test.accuracy", "best.target.val.accuracy", "wall_time_s", "device",
@@ -119,7 +120,7 @@ def test_summary_names_its_numbers_plainly(tmp_path):
 
 def test_events_arrive_in_order():
     events = []
-    train(digits_config(schedule=ScheduleConfig(epochs=2)), callbacks=[events.append])
+    fit(digits_config(schedule=ScheduleConfig(epochs=2)), listeners=[events.append])
     kinds = [type(e).__name__ for e in events]
     assert kinds[0] == "RunStarted" and kinds[-1] == "RunEnded" and kinds.count("EpochEnded") == 2
     epoch_ends = [e for e in events if isinstance(e, EpochEnded)]
@@ -128,7 +129,7 @@ def test_events_arrive_in_order():
 
 def test_eval_every_skips_evaluation_between_and_always_evaluates_the_last_epoch():
     events = []
-    result = train(digits_config(schedule=ScheduleConfig(epochs=5, eval_every=2)), callbacks=[events.append])
+    result = fit(digits_config(schedule=ScheduleConfig(epochs=5, eval_every=2)), listeners=[events.append])
     evaluated = [e.epoch for e in events if isinstance(e, EpochEnded) and "target.test.accuracy" in e.metrics]
     assert evaluated == [2, 4, 5]
     assert [e.epoch for e in events if isinstance(e, EpochEnded)] == [1, 2, 3, 4, 5]
@@ -158,6 +159,6 @@ def test_config_json_round_trip(tmp_path):
 
 
 def test_bf16_autocast_on_cpu_runs():
-    r = train(digits_config(precision="bf16", schedule=ScheduleConfig(epochs=1)))
+    r = fit(digits_config(precision="bf16", schedule=ScheduleConfig(epochs=1)))
     assert r.status == "finished" and r.summary["precision"] == "bf16"
     assert torch.isfinite(torch.tensor(r.summary["target.test.accuracy"]))

@@ -204,7 +204,6 @@ def test_features_page_draws_a_runs_maps(app, recorded_runs, tmp_path):
     before vs now side by side, the gap numbers with their change, the gap over epochs."""
     import shutil
 
-    from tlcore.config import RunConfig
     from tlcore.embed.layout import process_pending
     from tlcore.runs import RunStore
     store, ids = recorded_runs

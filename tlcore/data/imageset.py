@@ -8,6 +8,8 @@ from pathlib import Path
 
 import numpy as np
 
+from ..atomic import write_json
+
 SPLITS = ("train", "val", "test")
 
 
@@ -69,10 +71,14 @@ class ImageSet:
 
     # The split is saved with a run so the same images are held out when it is resumed
     # or replayed; it is keyed by image id, not position, so reordering cannot corrupt it.
-    def save_split(self, path: str | Path) -> None:
+    def split_record(self) -> dict[str, str]:
+        """image id -> train | val | test."""
         if self.splits is None:
             raise ValueError("no split to save")
-        Path(path).write_text(json.dumps(dict(zip(self.ids, self.splits.tolist())), indent=0))
+        return dict(zip(self.ids, self.splits.tolist()))
+
+    def save_split(self, path: str | Path) -> None:
+        write_json(path, self.split_record())
 
     def load_split(self, path: str | Path) -> "ImageSet":
         saved = json.loads(Path(path).read_text())

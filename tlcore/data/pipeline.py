@@ -7,6 +7,7 @@ import torch
 from PIL import Image
 from torch.utils.data import DataLoader, Dataset
 
+from ..config import AUGMENTATIONS
 from .imageset import ImageSet
 
 PRECOMPUTE_LIMIT_BYTES = 1 << 30  # resize every image once up front below this size
@@ -46,8 +47,8 @@ class BatchPreprocess(torch.nn.Module):
 
     def __init__(self, mean, std, augment: str = "none"):
         super().__init__()
-        if augment not in ("none", "light", "flip"):
-            raise ValueError(f"unknown augmentation {augment!r}; valid: none, light, flip")
+        if augment not in AUGMENTATIONS:
+            raise ValueError(f"unknown augmentation {augment!r}; valid: {', '.join(AUGMENTATIONS)}")
         self.augment = augment
         self.register_buffer("mean", torch.tensor(mean, dtype=torch.float32).view(1, 3, 1, 1), persistent=False)
         self.register_buffer("std", torch.tensor(std, dtype=torch.float32).view(1, 3, 1, 1), persistent=False)

@@ -5,7 +5,6 @@ and the domain-gap numbers follow from tlcore.embed.layout, in a process of thei
 """
 from __future__ import annotations
 
-import os
 import time
 from pathlib import Path
 
@@ -18,14 +17,6 @@ from ..features import extract_features
 from .gap import stratified_probe
 from .layout import pca_layout, start_layout_process
 from .snapshots import is_done, snapshot_path, write_probe, write_snapshot
-
-MAPS_ENV = "TLSTUDIO_FEATURE_MAPS"  # on (default) | pca: no UMAP process | off: no maps at all
-
-
-def maps_mode() -> str:
-    mode = os.environ.get(MAPS_ENV, "on").strip().lower()
-    return mode if mode in ("on", "pca", "off") else "on"
-
 
 def probe_sets(data, per_domain: int, seed: int) -> list[tuple[str, object, np.ndarray, np.ndarray]]:
     """(domain, ImageSet, indices, labels in the target's class indices) for the target and,
@@ -72,15 +63,6 @@ class FeatureSnapshots:
         self._fixed_features: dict[str, torch.Tensor] = {}
         self._last_pca = None
         self.layout = start_layout_process(self.folder) if start_layout else None
-
-    @classmethod
-    def for_run(cls, out_dir: Path | None, ctx, strategy) -> "FeatureSnapshots | None":
-        cfg = ctx.config.feature_map
-        mode = maps_mode()
-        if out_dir is None or cfg.every < 1 or cfg.per_domain < 1 or mode == "off":
-            return None
-        return cls(Path(out_dir) / "snapshots", ctx, strategy, cfg.per_domain, cfg.every,
-                   start_layout=mode == "on")
 
     def has(self, epoch: int) -> bool:
         return snapshot_path(self.folder, epoch).exists()

@@ -13,44 +13,59 @@ import socket
 import sys
 import time
 import traceback
+from contextlib import contextmanager
 from pathlib import Path
 
 from ..jobs import apply_thread_count, heavy_slot
 
 
-def run_recorded(store, run_id: str, extra_callbacks=(), resume: bool = False):
-    """Train run ``run_id`` of ``store`` in this process, recording everything in the store."""
+def run_recorded(store, run_id: str, extra_listeners=(), resume: bool = False):
+    """Train run ``run_id`` of ``store`` in this process, recording everything in the store
+    and in the run's folder."""
     from ..train import train
-    from ..train.callbacks import JsonlMetrics
-    from .recorder import StopPoller, StoreRecorder
+    from .recorder import StopPoller
     run = store.get(run_id)
-    config = run.config
-    import torch
-    threads_before = torch.get_num_threads()
-    if config.threads > 0:  # a replay pins the original's count: on the CPU the result depends on it
-        torch.set_num_threads(config.threads)
     stop = StopPoller(store, run_id)
     signal.signal(signal.SIGTERM, lambda *_: stop.trip())  # graceful: stop at the next step
     # The stop flag is left as it is: a Stop pressed while this worker was still starting up
     # stops the run at its first step (resume() clears the flag when it queues a run again).
     store.update(run_id, status="running", pid=os.getpid(), host=socket.gethostname(), started=time.time(),
                  ended=None, error=None)
-    folder = run.folder
-    callbacks = [StoreRecorder(store, run_id), JsonlMetrics(folder), *_tracking(store, run, config, folder),
-                 *extra_callbacks]
+    listeners = run_listeners(store, run, extra_listeners)
     try:
         # One heavy job at a time per slot: a feasibility check or a pretrained map may hold it.
-        with heavy_slot(store.root, on_wait=lambda why: print(why, flush=True)):
-            result = train(config, out_dir=folder, should_stop=stop, callbacks=callbacks,
-                           resume=resume or run.resume)
+        with _torch_threads(run.config.threads), heavy_slot(store.root, on_wait=lambda why: print(why, flush=True)):
+            result = train(run.config, listeners, stop, resume_from=run.files if resume or run.resume else None)
     except BaseException as exc:  # noqa: BLE001 - any failure must reach the store, then propagate
         store.update(run_id, status="failed", ended=time.time(), error=f"{type(exc).__name__}: {exc}")
         raise
-    finally:
-        torch.set_num_threads(threads_before)  # a caller in this process keeps its own count
     store.update(run_id, status=result.status, ended=time.time(), error=result.summary.get("error"),
                  summary=result.summary, resume=0)
     return result
+
+
+def run_listeners(store, run, extra=()) -> list:
+    """What a recorded run tells its events to: the store first (an epoch's numbers are in
+    before its checkpoint is written), then ``extra`` (the CLI's progress bar), the run
+    folder's listeners, then MLflow if asked for."""
+    from ..listeners import folder_listeners
+    from .recorder import StoreRecorder
+    return [StoreRecorder(store, run.id), *extra, *folder_listeners(run.files),
+            *_tracking(store, run, run.config, run.folder)]
+
+
+@contextmanager
+def _torch_threads(threads: int):
+    """A replay pins the original's thread count (on the CPU the result depends on it); the
+    caller's own count is back afterwards."""
+    import torch
+    before = torch.get_num_threads()
+    if threads > 0:
+        torch.set_num_threads(threads)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
 
 
 def _tracking(store, run, config, folder: Path) -> list:
@@ -73,6 +88,7 @@ def _wait_for_run(runs_dir: str | None) -> str | None:
     import lightning_fabric  # noqa: F401
     import sklearn.linear_model  # noqa: F401
 
+    from ..listeners import folder_listeners  # noqa: F401
     from ..train import train  # noqa: F401
     print("standby: ready", flush=True)
     run_id = sys.stdin.readline().strip()

@@ -18,6 +18,7 @@ from safetensors.torch import load_file
 from safetensors.torch import save as safetensors_bytes
 
 from ..atomic import describe_os_error, write_all
+from ..run_folder import RunFolder
 
 
 class CheckpointWriteError(RuntimeError):
@@ -29,44 +30,41 @@ class CheckpointWriteError(RuntimeError):
         self.errno = errno_
 
 
-def save_checkpoint(folder: Path, model: torch.nn.Module, optimizer, scheduler, state: dict, best: bool) -> Path:
-    folder = Path(folder)
+def save_checkpoint(run: RunFolder, model: torch.nn.Module, optimizer, scheduler, state: dict, best: bool) -> Path:
+    """The run's last epoch (and, when ``best``, its best) as one checkpoint; ``state``: the
+    loop's record (tlcore.train.state.LoopState.checkpoint_record)."""
+    folder = run.checkpoints
     weights = {k: v.detach().cpu().contiguous().clone() for k, v in model.state_dict().items()}
-    blobs = {"last.safetensors": safetensors_bytes(weights)}
+    blobs = {run.LAST_WEIGHTS: safetensors_bytes(weights)}
     buffer = io.BytesIO()
     torch.save({"optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict()}, buffer)
-    blobs["last_state.pt"] = buffer.getvalue()
-    blobs["last.json"] = json.dumps(state, indent=2).encode()
+    blobs[run.LAST_STATE] = buffer.getvalue()
+    blobs[run.LAST_LOOP] = json.dumps(state, indent=2).encode()
     if best:
-        blobs["best.safetensors"] = blobs["last.safetensors"]
+        blobs[run.BEST_WEIGHTS] = blobs[run.LAST_WEIGHTS]
     try:
         write_all({folder / name: data for name, data in blobs.items()}, durable=True)
     except OSError as exc:
-        previous = _previous_epoch(folder)
+        previous = run.last_epoch_saved()
         kept = (f"the checkpoint of epoch {previous} is kept" if previous is not None
                 else "there is no earlier checkpoint")
         raise CheckpointWriteError(
             f"could not write the checkpoint of epoch {state.get('epoch', '?')}: writing "
             f"{Path(exc.filename).name} in {folder} failed: {describe_os_error(exc)}; {kept}. Free some disk space "
             f"under {folder.parent}, then resume the run.", exc.errno) from exc
-    return folder / "last.safetensors"
+    return folder / run.LAST_WEIGHTS
 
 
-def _previous_epoch(folder: Path):
-    try:
-        return json.loads((folder / "last.json").read_text())["epoch"]
-    except (OSError, ValueError, KeyError, TypeError):
-        return None
-
-
-def load_checkpoint(folder: Path, model: torch.nn.Module, optimizer=None, scheduler=None) -> dict:
-    folder = Path(folder)
-    if not (folder / "last.safetensors").exists():
+def load_checkpoint(run: RunFolder, model: torch.nn.Module, optimizer=None, scheduler=None) -> dict:
+    """Load the run's last checkpoint into ``model`` (and optimiser and schedule); returns
+    the loop's record."""
+    folder = run.checkpoints
+    if not (folder / run.LAST_WEIGHTS).exists():
         raise FileNotFoundError(f"no checkpoint in {folder}")
-    model.load_state_dict(load_file(str(folder / "last.safetensors")), strict=True)
+    model.load_state_dict(load_file(str(folder / run.LAST_WEIGHTS)), strict=True)
     if optimizer is not None:
-        extra = torch.load(folder / "last_state.pt", map_location="cpu", weights_only=True)
+        extra = torch.load(folder / run.LAST_STATE, map_location="cpu", weights_only=True)
         optimizer.load_state_dict(extra["optimizer"])
         if scheduler is not None:
             scheduler.load_state_dict(extra["scheduler"])
-    return json.loads((folder / "last.json").read_text())
+    return json.loads((folder / run.LAST_LOOP).read_text())

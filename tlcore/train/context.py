@@ -13,6 +13,7 @@ from ..freezing import parse_freeze_spec
 from ..config import RunConfig
 from ..registry import UnknownNameError
 from ..strategies import create_strategy, strategy_info
+from .optim import list_optimizers, list_schedules
 from ..data.pipeline import BatchPreprocess, ResizedImages
 from ..data.run_data import RunData, prepare_data
 from ..features import extract_features, feature_dataset
@@ -52,9 +53,10 @@ def validate_config(config: RunConfig) -> list[str]:
         (config.schedule.eval_every < 1, "eval_every must be at least 1"),
         (config.batch_size < 2, "batch size must be at least 2"),
         (config.optim.lr <= 0, "learning rate must be positive"),
-        (config.optim.name not in ("adamw", "sgd"), f"unknown optimiser {config.optim.name!r}; valid: adamw, sgd"),
-        (config.schedule.scheduler not in ("cosine", "onecycle", "constant", "dann"),
-         f"unknown scheduler {config.schedule.scheduler!r}; valid: cosine, onecycle, constant, dann"),
+        (config.optim.name not in list_optimizers(),
+         f"unknown optimiser {config.optim.name!r}; valid: {', '.join(list_optimizers())}"),
+        (config.schedule.scheduler not in list_schedules(),
+         f"unknown scheduler {config.schedule.scheduler!r}; valid: {', '.join(list_schedules())}"),
         (config.devices < 1, "devices must be at least 1"),
     ]
     for bad, message in checks:

@@ -1,5 +1,10 @@
-"""What the training loop reports. The loop never knows who listens: a callback is any
-callable that takes one event (the CLI's progress bar, a JSONL writer, the run store)."""
+"""What the training loop reports. The loop never knows who listens: a listener is any
+callable that takes one event (tlcore.listeners: the run folder's files, checkpoints, the
+feature map; the run store's recorder; the CLI's progress bar; MLflow).
+
+RunStarted also hands listeners the live objects of the run (its context, strategy,
+optimiser and schedule), as a trainer hands itself to callbacks: a checkpoint listener saves
+them, the feature-map listener runs the strategy over its probe images."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -16,6 +21,11 @@ class RunStarted:
     epochs: int
     feature_cache: bool
     first_step: int = 0  # >0 when resumed: the global step training continues from
+    first_epoch: int = 0  # >0 when resumed: epochs already done
+    context: Any = field(default=None, repr=False, compare=False)  # tlcore.train.context.TrainContext
+    strategy: Any = field(default=None, repr=False, compare=False)  # the Strategy module being trained
+    optimizer: Any = field(default=None, repr=False, compare=False)
+    scheduler: Any = field(default=None, repr=False, compare=False)
 
 
 @dataclass(frozen=True)
@@ -35,9 +45,12 @@ class StepEnded:
 @dataclass(frozen=True)
 class EpochEnded:
     epoch: int
-    metrics: dict[str, Any]  # "target.val.accuracy" -> value, etc.
+    metrics: dict[str, Any]  # "target.val.accuracy" -> value, etc. (empty when not evaluated)
     seconds: float
     best: bool
+    final: bool = False  # the last epoch of the run (its end, a stop or an early stop)
+    # What a checkpoint needs to resume the loop: epoch, history, best_value, best_epoch.
+    loop_state: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
 
 
 @dataclass(frozen=True)
@@ -53,4 +66,4 @@ class RunEnded:
     error: str | None = None
 
 
-Callback = Callable[[object], None]
+Listener = Callable[[object], None]

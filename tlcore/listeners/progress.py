@@ -1,29 +1,7 @@
-"""Ready-made listeners for the loop's events."""
+"""The CLI's listener: a progress bar and a line per epoch on the terminal."""
 from __future__ import annotations
 
-import json
-from pathlib import Path
-
-from .events import EpochEnded, EpochStarted, LogMessage, RunEnded, RunStarted, StepEnded
-
-
-class JsonlMetrics:
-    """Appends every step's losses and every epoch's metrics to RUN_DIR/metrics.jsonl."""
-
-    def __init__(self, out_dir: str | Path):
-        self.path = Path(out_dir) / "metrics.jsonl"
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-
-    def __call__(self, event) -> None:
-        if isinstance(event, StepEnded):
-            row = {"kind": "step", "epoch": event.epoch, "step": event.step, **event.values}
-        elif isinstance(event, EpochEnded):
-            row = {"kind": "epoch", "epoch": event.epoch, "seconds": round(event.seconds, 3),
-                   **{k: v for k, v in event.metrics.items() if not isinstance(v, dict)}}
-        else:
-            return
-        with self.path.open("a") as fh:
-            fh.write(json.dumps(row) + "\n")
+from ..train.events import EpochEnded, EpochStarted, LogMessage, RunEnded, RunStarted, StepEnded
 
 
 class RichProgress:
