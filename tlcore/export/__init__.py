@@ -5,8 +5,8 @@ predict.py that needs only onnxruntime, Pillow and numpy.
 Every function takes a run folder (found through the run store's record, never built from
 an id) and writes through a temporary file, so a reader never sees half an export.
 
-The names load on first use (PEP 562), so ``tlcore.export.cli`` can be imported by
-``python -m tlcore`` to build its parser without importing torch.
+The names load on first use (PEP 562), so importing the package costs nothing until one is
+used (``python -m tlcore export`` is tlcore.cli.export).
 """
 from importlib import import_module
 

@@ -23,7 +23,7 @@ WAIT_MESSAGE = ("waiting for a free slot: {busy} of {cap} heavy job{s} already r
 def max_running_jobs() -> int:
     """$TLSTUDIO_MAX_JOBS, else 1 on a CPU-only machine (two trainings would only slow each
     other down) and 1 per GPU otherwise. 0 counts as 1: some job must be able to start."""
-    from ..data.limits import env_int
+    from ..config import env_int
     if os.environ.get(JOBS_ENV, "").strip():
         return max(1, env_int(JOBS_ENV, 1, minimum=0))
     import torch

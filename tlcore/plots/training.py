@@ -5,12 +5,9 @@ from __future__ import annotations
 import numpy as np
 import plotly.graph_objects as go
 
+from ..strategies import step_metric_labels
 from .style import FROZEN, LAYOUT, SOURCE, TEST, TRAIN, TRAINABLE, VAL
 
-# Step values that describe the adaptation rather than the classification.
-ADAPTATION = {"domain_loss": "domain loss", "domain_acc": "discriminator accuracy", "lambda": "GRL lambda",
-              "coral_loss": "CORAL loss", "mmd_loss": "MMD loss", "align_weight": "alignment weight",
-              "mean_weight": "mean instance weight"}
 
 
 def series(rows: list[dict], split: str, name: str, x: str = "step") -> tuple[np.ndarray, np.ndarray]:
@@ -79,14 +76,17 @@ def quality_figure(rows: list[dict]) -> go.Figure:
 
 
 def adaptation_figure(rows: list[dict]) -> go.Figure | None:
-    names = [n for n in ADAPTATION if any(r["split"] == "train" and r["name"] == n for r in rows)]
+    """The step values that describe the adaptation rather than the classification: what
+    each strategy declares in its StrategyInfo.metrics."""
+    labels = step_metric_labels()
+    names = [n for n in labels if any(r["split"] == "train" and r["name"] == n for r in rows)]
     if not names:
         return None
     fig = go.Figure()
     for name in names:
         steps, values = series(rows, "train", name)
         fig.add_scatter(x=_plain(steps), y=_plain(smooth(values, 10) if name.endswith(("loss", "acc")) else values),
-                        mode="lines", name=ADAPTATION[name])
+                        mode="lines", name=labels[name])
     fig.update_layout(height=320, title="Adaptation (smoothed)", xaxis_title="step", **LAYOUT)
     return fig
 

@@ -9,7 +9,8 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
-from ..data.limits import MiB, env_int
+from ..config import env_int
+from ..data.limits import MiB
 from .errors import RunLimitError
 
 DISK_ENV = "TLSTUDIO_MIN_FREE_DISK_MB"

@@ -35,10 +35,13 @@ class StrategyInfo:
     cacheable: bool = False  # can train on cached features when the backbone is frozen
     semi_supervised: bool = False  # also uses labelled target images when there are some
     uses_unlabelled_target: bool = False  # trains on target images without their labels
+    # What training_step reports besides the loss and the classification terms, with the
+    # label the Train page's adaptation chart gives it (e.g. "domain_acc": "discriminator accuracy").
+    metrics: Mapping[str, str] = field(default_factory=dict)
 
     def __post_init__(self):
-        object.__setattr__(self, "defaults", MappingProxyType(dict(self.defaults)))
-        object.__setattr__(self, "help", MappingProxyType(dict(self.help)))
+        for name in ("defaults", "help", "metrics"):
+            object.__setattr__(self, name, MappingProxyType(dict(getattr(self, name))))
 
 
 class Strategy(nn.Module):
@@ -138,6 +141,15 @@ def list_strategies(pattern: str = "*") -> list[str]:
 
 def strategy_info(name: str) -> StrategyInfo:
     return _STRATEGIES.get(name).info
+
+
+def step_metric_labels() -> dict[str, str]:
+    """Every registered strategy's own step metrics, name -> label (the first label wins)."""
+    labels: dict[str, str] = {}
+    for entry in _STRATEGIES:
+        for name, label in entry.info.metrics.items():
+            labels.setdefault(name, label)
+    return labels
 
 
 def create_strategy(name: str, backbone: Backbone, num_classes: int, params=None, freeze: str = "none",

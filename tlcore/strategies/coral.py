@@ -11,6 +11,7 @@ class Coral(AlignmentStrategy):
         description="Align second-order statistics of source and target features (Deep CORAL)",
         needs_source=True, needs_target_labels=False, recommended_freeze="none",
         semi_supervised=True, uses_unlabelled_target=True,
+        metrics={"coral_loss": "CORAL loss", "align_weight": "alignment weight"},
         defaults={**DA_DEFAULTS, "weight": 1.0, "ramp": True}, help=ALIGN_HELP)
     loss_name = "coral_loss"
 

@@ -15,6 +15,7 @@ class DANN(AdaptationStrategy):
         description="Adversarial adaptation: a domain discriminator behind a gradient reversal layer",
         needs_source=True, needs_target_labels=False, recommended_freeze="none",
         semi_supervised=True, uses_unlabelled_target=True,
+        metrics={"domain_loss": "domain loss", "domain_acc": "discriminator accuracy", "lambda": "GRL lambda"},
         defaults={**DA_DEFAULTS, "hidden": 100, "max_lambda": 1.0, "gamma": 10.0},
         help={**DA_HELP, "hidden": "width of the discriminator's hidden layer (the paper's digits: 100)",
               "max_lambda": "final weight of the adversarial loss (ramped up from 0)",

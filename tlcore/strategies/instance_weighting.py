@@ -31,6 +31,7 @@ class InstanceWeighting(Strategy):
         name="instance_weighting", family="instance-based",
         description="Weight source samples by how target-like they are (domain-classifier density ratio)",
         needs_source=True, needs_target_labels=False, cacheable=True, semi_supervised=True,
+        metrics={"mean_weight": "mean instance weight"},
         defaults={"clip": 10.0, "target_weight": 1.0},
         help={"clip": "largest weight ratio allowed (weights are clipped to [1/clip, clip])",
               "target_weight": "weight of the loss on labelled target images, when there are some"})

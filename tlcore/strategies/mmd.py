@@ -11,6 +11,7 @@ class MMD(AlignmentStrategy):
         description="Minimise the multi-kernel Gaussian MMD between source and target features (DAN)",
         needs_source=True, needs_target_labels=False, recommended_freeze="none",
         semi_supervised=True, uses_unlabelled_target=True,
+        metrics={"mmd_loss": "MMD loss", "align_weight": "alignment weight"},
         defaults={**DA_DEFAULTS, "weight": 1.0, "ramp": True}, help=ALIGN_HELP)
     loss_name = "mmd_loss"
 

@@ -1,5 +1,5 @@
 """``python -m tlcore runs ...``: list, show, stop, resume, delete, replay a run; a seed
-group's mean ± std. The parser is in tlcore.cli; these print and return the exit code."""
+group's mean ± std. These print and return the exit code."""
 from __future__ import annotations
 
 import json
@@ -7,8 +7,8 @@ import sys
 
 
 def cmd_runs(args) -> int:
-    from . import RunStore, RunStoreError, scheduler
-    from .read import list_overviews
+    from ..runs import RunStore, RunStoreError, scheduler
+    from ..runs.read import list_overviews
     try:
         store = RunStore(args.runs_dir)
         scheduler.reconcile(store)
@@ -59,8 +59,8 @@ def cmd_runs(args) -> int:
 def _replay(store, args) -> int:
     """A new run from the run's config.json; with --wait, its final metrics next to the
     original's (exit 1 when they differ). Without --wait only the new id goes to stdout."""
-    from . import scheduler
-    from .replay import replay, replay_report, replay_warnings
+    from ..runs import scheduler
+    from ..runs.replay import replay, replay_report, replay_warnings
     for warning in replay_warnings(store, args.run_id):
         print(f"warning: {warning}", file=sys.stderr)
     new_id = replay(store, args.run_id)
@@ -94,8 +94,8 @@ def _format_replay(report: dict) -> str:
 def _group(store, args) -> int:
     from dataclasses import asdict
 
-    from .read import overview
-    from .seeds import seed_group
+    from ..runs.read import overview
+    from ..runs.seeds import seed_group
     group = seed_group(store, args.run_id)
     if group is None:
         print(f"error: run {args.run_id} is not in a seed group (start one with: train --seeds N)", file=sys.stderr)
@@ -110,7 +110,7 @@ def _group(store, args) -> int:
 
 def format_group(group) -> str:
     """The group's runs, then mean ± std (sample std over the finished seeds) per score."""
-    from .seeds import SCORES
+    from ..runs.seeds import SCORES
     lines = [f"seed group {group.id} · {group.progress_text()}",
              f"{'seed':>5}  {'run':<22} {'status':<9} " + " ".join(f"{n:>14}" for n in SCORES)]
     for run in group.runs:
@@ -129,9 +129,22 @@ def format_group(group) -> str:
     return "\n".join(lines)
 
 
-def _format_run(run: dict, log: str) -> str:
-    from .read import overview
+def _format_run(run, log: str) -> str:
+    from ..runs.read import overview
     lines = [f"{k}: {v}" for k, v in overview(run).items() if v is not None]
     if log:
         lines += ["log (last lines):", log]
     return "\n".join(lines)
+
+
+def add_parser(sub) -> None:
+    p = sub.add_parser("runs", help="list, show, stop, resume, replay or delete recorded runs; a seed group's "
+                                    "mean ± std")
+    p.add_argument("action", choices=["list", "show", "stop", "resume", "delete", "replay", "group"])
+    p.add_argument("run_id", nargs="?", help="group: the id of any run in the group")
+    p.add_argument("--runs-dir", help="the run store (default $TLSTUDIO_RUNS_DIR or ./runs)")
+    p.add_argument("--json", action="store_true")
+    p.add_argument("--grace", type=float, default=10.0, help="stop: seconds before SIGTERM, then SIGKILL")
+    p.add_argument("--wait", action="store_true", help="resume, replay: block until the run ends (replay: then "
+                                                       "compare final metrics, exit 1 when they differ)")
+    p.set_defaults(func=cmd_runs)

@@ -1,91 +1,10 @@
-"""``python -m tlcore ...``: the core without the dashboard.
-
-Exit codes: 0 success, 2 unusable input (with the reason on stderr).
-"""
+"""``python -m tlcore train``: one run (or a seed group) in the foreground, recorded in the
+run store like a dashboard run, with a progress bar on the terminal."""
 from __future__ import annotations
 
-import argparse
 import json
 import sys
 from pathlib import Path
-
-
-def _cmd_inspect(args) -> int:
-    from .data import IngestError, IngestOptions, domain_info, ingest_domains, is_domain, load_image_set
-    options = IngestOptions(seed=args.seed)
-    try:
-        if is_domain(args.source):
-            info = domain_info(args.source)
-            sets = {args.source: load_image_set(args.source, options=options)}
-            extra = {"licence": info.licence, "provider": info.provider, "description": info.description}
-        else:
-            try:
-                sets = {args.source: load_image_set(args.source, domain=args.domain, options=options)}
-            except IngestError as exc:
-                if args.domain is None and "holds several domains" in str(exc):
-                    sets = ingest_domains(args.source, options)
-                else:
-                    raise
-            extra = {}
-    except IngestError as exc:
-        if args.json:
-            report = exc.report.to_dict() if exc.report is not None else {"source": args.source, "usable": False}
-            report["error"] = str(exc)
-            print(json.dumps(report, indent=2))
-        else:
-            if exc.report is not None:
-                print(exc.report.format_text())
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    if args.json:
-        reports = [dict(s.report.to_dict(), **extra) for s in sets.values()]
-        print(json.dumps(reports[0] if len(reports) == 1 else reports, indent=2))
-    else:
-        for s in sets.values():
-            print(s.report.format_text())
-            for k, v in extra.items():
-                print(f"{k.capitalize()}: {v}")
-    return 0
-
-
-def _cmd_backbones(args) -> int:
-    from .backbones import DEFAULT_BACKBONE, backbone_info, list_backbones
-    infos = [backbone_info(n) for n in list_backbones(args.pattern)]
-    if args.json:
-        print(json.dumps([dict(i.to_dict(), default=i.name == DEFAULT_BACKBONE) for i in infos], indent=2))
-        return 0
-    from rich.console import Console
-    from rich.table import Table
-    table = Table(title="Backbones (any timm model also works as timm:<name>)")
-    for col in ("name", "params", "input", "stages", "ImageNet weights", "family"):
-        table.add_column(col)
-    for i in infos:
-        weights = ("[green]available[/green]: " if i.imagenet_available else "[yellow]not here[/yellow]: ") \
-            + i.imagenet_hint if "imagenet" in i.weight_sources else "none (random init)"
-        name = i.name + (" [bold](default)[/bold]" if i.name == DEFAULT_BACKBONE else "")
-        table.add_row(name, f"{i.params / 1e6:.1f}M", str(i.input_size), str(len(i.stage_names) - 1),
-                      weights, i.family)
-    Console(width=160).print(table)
-    return 0
-
-
-def _cmd_domains(args) -> int:
-    from .data import domain_info, list_domains
-    rows = []
-    for name in list_domains():
-        info = domain_info(name)
-        rows.append({"name": name, "images": info.num_images, "size": info.image_size,
-                     "classes": len(info.class_names), "licence": info.licence, "provider": info.provider,
-                     "available": info.availability() is None, "how_to_get": info.availability() or "",
-                     "description": info.description})
-    if args.json:
-        print(json.dumps(rows, indent=2))
-    else:
-        for r in rows:
-            state = "ready" if r["available"] else f"missing: {r['how_to_get']}"
-            print(f"{r['name']:<11} {r['images']:>5} images, {r['classes']} classes, {r['size']} px, "
-                  f"{r['licence']}  [{state}]\n            {r['description']}")
-    return 0
 
 
 def _parse_value(text: str):
@@ -97,8 +16,8 @@ def _parse_value(text: str):
 
 def config_from_args(args):
     """A RunConfig from --config (if given) with every flag the user typed on top."""
-    from .config import RunConfig
-    from .runs.replay import as_replay
+    from ..config import RunConfig
+    from ..runs.replay import as_replay
     base = as_replay(RunConfig.from_json(args.config)) if args.config else RunConfig()  # same threads as recorded
     d = base.to_dict()
     flag_to_key = {"target": ("data", "target"), "source": ("data", "source"),
@@ -126,7 +45,7 @@ def config_from_args(args):
         key, _, value = item.partition("=")
         d["strategy"]["params"][key.strip()] = _parse_value(value)
     if args.freeze is None and not args.config:
-        from .strategies import strategy_info
+        from ..strategies import strategy_info
         try:
             recommended = strategy_info(d["strategy"]["name"]).recommended_freeze
         except KeyError:
@@ -137,21 +56,21 @@ def config_from_args(args):
 
 
 def _cmd_train(args) -> int:
-    from .backbones import WeightsError
-    from .data import IngestError
-    from .registry import UnknownNameError
-    from .runs.seeds import check_seeds
-    from .train import ConfigError, train
+    from ..backbones import WeightsError
+    from ..data import IngestError
+    from ..registry import UnknownNameError
+    from ..runs.seeds import check_seeds
+    from ..train import ConfigError, train
     try:
         config = config_from_args(args)
-        from .train import validate_config
+        from ..train import validate_config
         validate_config(config)
         check_seeds(args.seeds)
     except (ConfigError, UnknownNameError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     import os
-    from .runs import RunStoreError
+    from ..runs import RunStoreError
     problem = ("--resume needs --out RUN_FOLDER (or use: python -m tlcore runs resume RUN_ID)"
                if args.resume and not args.out else
                "--seeds runs several runs: it cannot be combined with --resume or --devices"
@@ -163,12 +82,12 @@ def _cmd_train(args) -> int:
         if int(os.environ.get("LOCAL_RANK", "0")) > 0:
             # A further process of a --devices N run (Fabric re-runs this command): it trains
             # its shard; rank 0 records the run and writes the files.
-            from .run_folder import RunFolder
+            from ..run_folder import RunFolder
             train(config, resume_from=RunFolder(os.environ["TLSTUDIO_RUN_FOLDER"]) if args.resume else None)
             return 0
         if args.config:  # a replay: say first what may keep it from matching the original
-            from .config import RunConfig
-            from .runs.replay import config_warnings
+            from ..config import RunConfig
+            from ..runs.replay import config_warnings
             for warning in config_warnings(RunConfig.from_json(args.config), _recorded_device(args.config)):
                 print(f"warning: {warning}", file=sys.stderr)
         statuses = _train_seeds(args, config)
@@ -182,12 +101,12 @@ def _train_seeds(args, config) -> list[str]:
     """Train ``config`` here with seeds s, s+1, ... (one after another: side by side they
     would only slow each other down); with several, print the group's mean ± std."""
     import os
-    from .runs import RunStore
-    from .runs.commands import format_group
-    from .runs.seeds import seed_configs, seed_group, seed_name
-    from .runs.store import NEW_GROUP
-    from .runs.worker import run_recorded
-    from .listeners import RichProgress
+    from ..runs import RunStore
+    from .runs import format_group
+    from ..runs.seeds import seed_configs, seed_group, seed_name
+    from ..runs.store import NEW_GROUP
+    from ..runs.worker import run_recorded
+    from ..listeners import RichProgress
     store, several, group, statuses = RunStore(args.runs_dir), args.seeds > 1, None, []
     for cfg in seed_configs(config, args.seeds):
         folder = Path(args.out) / f"seed-{cfg.seed}" if several and args.out else args.out
@@ -211,16 +130,11 @@ def _train_seeds(args, config) -> list[str]:
 
 def _recorded_device(config_path: str) -> str | None:
     """The device the run of a config.json ran on, from the summary.json beside it."""
-    from .run_folder import RunFolder
+    from ..run_folder import RunFolder
     try:
         return (RunFolder(Path(config_path).parent).summary() or {}).get("device")
     except AttributeError:  # a summary that is not an object
         return None
-
-
-def _cmd_runs(args) -> int:
-    from .runs.commands import cmd_runs
-    return cmd_runs(args)
 
 
 def _print_summary(summary: dict, out: Path) -> None:
@@ -238,52 +152,9 @@ def _print_summary(summary: dict, out: Path) -> None:
                   f"{summary['throughput_img_s']} img/s; files in {out}")
 
 
-def _cmd_strategies(args) -> int:
-    from .strategies import list_strategies, strategy_info
-    from .strategies.recommend import recommended_adaptation
-    rows, rec = [strategy_info(n) for n in list_strategies()], recommended_adaptation()
-    if args.json:
-        print(json.dumps([{"name": i.name, "family": i.family, "description": i.description,
-                           "needs_source": i.needs_source, "needs_target_labels": i.needs_target_labels,
-                           "defaults": dict(i.defaults),
-                           "recommended_for": rec.situation if i.name == rec.strategy else None} for i in rows],
-                         indent=2))
-    else:
-        for i in rows:
-            needs = ", ".join(n for n, on in (("source", i.needs_source), ("target labels", i.needs_target_labels))
-                              if on) or "-"
-            print(f"{i.name:<19} {i.family:<18} needs: {needs:<22} {i.description}")
-        print(f"\nRecommended for {rec.situation}: {rec.strategy} ({rec.settings()}). {rec.why()}")
-    return 0
-
-
-def _cmd_bench(argv: list[str]) -> int:
-    """The benchmarks live in the checkout's benchmarks/ folder, next to BENCHMARKS.md."""
-    root = Path(__file__).resolve().parents[1]
-    if not (root / "benchmarks" / "suite.py").exists():
-        print(f"error: no benchmarks/ folder next to {root / 'tlcore'}; run from a checkout of TL Studio",
-              file=sys.stderr)
-        return 2
-    sys.path.insert(0, str(root))
-    from benchmarks.suite import main as bench_main
-    return bench_main(argv)
-
-
-def build_parser() -> argparse.ArgumentParser:
-    from .config import AUGMENTATIONS, BN_POLICIES, DEFAULT_BACKBONE
-    from .train.optim import list_optimizers, list_schedules
-    parser = argparse.ArgumentParser(prog="python -m tlcore", description="TL Studio core")
-    sub = parser.add_subparsers(dest="command", required=True)
-    p = sub.add_parser("inspect", help="check an image folder, zip or built-in domain and print its report")
-    p.add_argument("source", help="a folder, a .zip, or a built-in domain name (see `domains`)")
-    p.add_argument("--domain", help="which domain of a multi-domain root (domain/class/images)")
-    p.add_argument("--seed", type=int, default=0, help="seed of the train/val/test split")
-    p.add_argument("--json", action="store_true", help="print the report as JSON")
-    p.set_defaults(func=_cmd_inspect)
-    p = sub.add_parser("backbones", help="list the registered backbones and their weight sources")
-    p.add_argument("pattern", nargs="?", default="*", help="shell-style filter, e.g. 'resnet*'")
-    p.add_argument("--json", action="store_true")
-    p.set_defaults(func=_cmd_backbones)
+def add_parser(sub) -> None:
+    from ..config import AUGMENTATIONS, BN_POLICIES, DEFAULT_BACKBONE
+    from ..train.optim import list_optimizers, list_schedules
     p = sub.add_parser("train", help="train one run headlessly (writes config, checkpoints, metrics, summary)")
     g = p.add_argument_group("data")
     g.add_argument("--target", help="target data: built-in domain, folder or zip (default syndigits)")
@@ -332,33 +203,3 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--resume", action="store_true", help="continue from the run folder's last checkpoint")
     g.add_argument("--runs-dir", help="the run store (default $TLSTUDIO_RUNS_DIR or ./runs)")
     p.set_defaults(func=_cmd_train)
-    p = sub.add_parser("runs", help="list, show, stop, resume, replay or delete recorded runs; a seed group's "
-                                    "mean ± std")
-    p.add_argument("action", choices=["list", "show", "stop", "resume", "delete", "replay", "group"])
-    p.add_argument("run_id", nargs="?", help="group: the id of any run in the group")
-    p.add_argument("--runs-dir", help="the run store (default $TLSTUDIO_RUNS_DIR or ./runs)")
-    p.add_argument("--json", action="store_true")
-    p.add_argument("--grace", type=float, default=10.0, help="stop: seconds before SIGTERM, then SIGKILL")
-    p.add_argument("--wait", action="store_true", help="resume, replay: block until the run ends (replay: then "
-                                                       "compare final metrics, exit 1 when they differ)")
-    p.set_defaults(func=_cmd_runs)
-    p = sub.add_parser("strategies", help="list the transfer strategies")
-    p.add_argument("--json", action="store_true")
-    p.set_defaults(func=_cmd_strategies)
-    sub.add_parser("bench", help="run the benchmarks (see: python -m tlcore bench --help)", add_help=False)
-    from .export.cli import add_export_parser
-    from .feasibility.cli import add_feasibility_parser
-    add_feasibility_parser(sub)
-    add_export_parser(sub)
-    p = sub.add_parser("domains", help="list the built-in image domains")
-    p.add_argument("--json", action="store_true")
-    p.set_defaults(func=_cmd_domains)
-    return parser
-
-
-def main(argv: list[str] | None = None) -> int:
-    argv = sys.argv[1:] if argv is None else argv
-    if argv[:1] == ["bench"]:  # its own parser: sections, modes and flags live with the benchmarks
-        return _cmd_bench(argv[1:])
-    args = build_parser().parse_args(argv)
-    return args.func(args)

@@ -13,7 +13,7 @@ def _cmd_feasibility(args) -> int:
     from ..data import IngestError
     from ..registry import UnknownNameError
     from ..data.label_edits import LabelEdits
-    from .report import format_report, run_feasibility
+    from ..feasibility.report import format_report, run_feasibility
     target, source = args.target, args.source
     if target.lower() == "demo":
         target, source = DEMO[0], source or DEMO[1]

@@ -1,6 +1,6 @@
 """``python -m tlcore export RUN_ID --format onnx|torchscript|safetensors|bundle``.
 
-Exit codes as in tlcore/cli.py: 0 success, 2 unusable input (reason on stderr), and 1 when
+Exit codes as in the rest of tlcore.cli: 0 success, 2 unusable input (reason on stderr), and 1 when
 an export was made but did not reproduce the run's predictions (the file is removed).
 """
 from __future__ import annotations
@@ -14,7 +14,7 @@ SUFFIX = {"onnx": ".onnx", "torchscript": ".torchscript.pt", "safetensors": ".sa
 
 
 def add_export_parser(subparsers) -> None:
-    """``export`` as a sub-command of ``python -m tlcore`` (tlcore/cli.py's build_parser)."""
+    """``export`` as a sub-command of ``python -m tlcore``."""
     p = subparsers.add_parser("export", help="export a run's best model: ONNX, TorchScript, safetensors or a "
                                              "bundle zip (all three, model card, metrics, predict.py)")
     add_export_arguments(p)
@@ -40,7 +40,7 @@ def _size(path: Path) -> str:
 def cmd_export(args) -> int:
     from ..predict import NoCheckpoint
     from ..runs import RunStore, RunStoreError
-    from . import (ExportError, default_bundle_path, export_onnx, export_safetensors, export_torchscript,
+    from ..export import (ExportError, default_bundle_path, export_onnx, export_safetensors, export_torchscript,
                    load_run_model, verify_onnx, verify_torchscript, write_bundle)
     try:
         store = RunStore(args.runs_dir)
@@ -67,7 +67,7 @@ def cmd_export(args) -> int:
             return 0
         run = load_run_model(folder)
         if args.format == "safetensors":
-            from .model_card import build_model_card
+            from ..export.model_card import build_model_card
             written = export_safetensors(folder, out, card=build_model_card(folder, run, row), run=run)
             print(f"wrote {out} ({_size(out)}) and {written['card']}")
             return 0

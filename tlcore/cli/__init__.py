@@ -1,0 +1,51 @@
+"""``python -m tlcore ...``: the core without the dashboard. One module per group of
+commands; each adds its own sub-parser.
+
+Exit codes: 0 success, 2 unusable input (with the reason on stderr).
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from . import catalogue, export, feasibility, runs, train
+
+BENCH_HELP = "run the benchmarks of a checkout: the same as python -m benchmarks (see its --help)"
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m tlcore", description="TL Studio core")
+    sub = parser.add_subparsers(dest="command", required=True)
+    catalogue.add_parsers(sub)
+    train.add_parser(sub)
+    runs.add_parser(sub)
+    sub.add_parser("bench", help=BENCH_HELP, add_help=False)
+    feasibility.add_feasibility_parser(sub)
+    export.add_export_parser(sub)
+    return parser
+
+
+def _bench(argv: list[str]) -> int:
+    """The benchmarks live beside the package in a checkout (benchmarks/, next to
+    BENCHMARKS.md) and are not part of it: this runs ``python -m benchmarks`` there as a
+    process of its own, so the package never imports them."""
+    root = Path(__file__).resolve().parents[2]
+    if not (root / "benchmarks" / "__main__.py").exists():
+        print(f"error: no benchmarks/ folder next to {root / 'tlcore'}; run from a checkout of TL Studio",
+              file=sys.stderr)
+        return 2
+    sys.stdout.flush()
+    sys.stderr.flush()
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(p for p in (str(root), os.environ.get("PYTHONPATH")) if p))
+    return subprocess.call([sys.executable, "-m", "benchmarks", *argv], cwd=root, env=env)
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["bench"]:  # its own parser: sections, modes and flags live with the benchmarks
+        return _bench(argv[1:])
+    args = build_parser().parse_args(argv)
+    return args.func(args)
