@@ -1,6 +1,7 @@
 import streamlit as st
 
 from pages.shared.setup import page_setup
+from tlcore.config import ModelConfig
 from tlcore.backbones import (DEFAULT_BACKBONE, WeightsError, backbone_info, create_backbone, keep_weights_file,
                               list_backbones)
 from tlcore.freezing import apply_freeze, freeze_table, stage_lr_multipliers, trainable_fraction
@@ -17,6 +18,10 @@ PRESET_HELP = {"Linear probe": "every backbone stage frozen: only the new head t
                                      "(the Train page picks the gradual_unfreeze strategy)"}
 
 store = page_setup("Model")
+
+
+def _chosen() -> None:
+    st.session_state["model.freeze_chosen"] = True
 
 
 @st.cache_resource(max_entries=3)
@@ -77,8 +82,10 @@ with left:
             st.session_state["model.weights"] = "imagenet" if info.imagenet_available else "none"
             st.caption(f"Until a file is accepted the run uses {st.session_state['model.weights']} weights.")
 with right:
-    st.session_state.setdefault("model.preset", "Last two stages")
-    preset = st.radio("What trains", list(PRESETS), key="model.preset", horizontal=True,
+    # The default plan is ModelConfig's, as for the CLI; until the user picks one here, the
+    # Train page uses the chosen method's recommended plan where it has one (freeze_for).
+    st.session_state.setdefault("model.preset", next(k for k, v in PRESETS.items() if v == ModelConfig.freeze))
+    preset = st.radio("What trains", list(PRESETS), key="model.preset", horizontal=True, on_change=_chosen,
                       help="; ".join(f"{k}: {v}" for k, v in PRESET_HELP.items()))
     st.caption(PRESET_HELP[preset])
     st.session_state.setdefault("model.decay", 1.0)
@@ -92,7 +99,8 @@ table = freeze_table(model, stage_lr_multipliers(model, decay))
 edited = st.data_editor(
     [{"stage": r.stage, "frozen": r.frozen, "parameters": r.params, "LR multiplier": round(r.lr_multiplier, 4)}
      for r in table if r.stage != "head"],
-    key=f"ui.freeze_{name}_{preset}", hide_index=True, width="stretch", disabled=["stage", "parameters",
+    key=f"ui.freeze_{name}_{preset}", hide_index=True, width="stretch", on_change=_chosen,
+    disabled=["stage", "parameters",
                                                                                  "LR multiplier"],
     column_config={"frozen": st.column_config.CheckboxColumn("frozen", help="untick to train this stage"),
                    "parameters": st.column_config.NumberColumn(format="localized")})

@@ -3,7 +3,8 @@ import streamlit as st
 from pages.shared.data_choice import chosen
 from pages.shared.run_panel import run_panel
 from pages.shared.setup import active_run, page_setup, set_active_run
-from pages.shared.train_form import build_config, strategy_choice, training_fields
+from pages.shared.train_form import build_config, current_strategy, freeze_plan, strategy_choice, training_fields
+from tlcore.config import DEFAULT_BACKBONE, ModelConfig
 from tlcore.runs import RunStoreError, prepare_standby, submit_seeds
 from tlcore.runs.read import list_overviews
 from tlcore.train import ConfigError, validate_config
@@ -13,10 +14,13 @@ if store is not None:
     prepare_standby(store)  # a spare worker with torch imported: Start then skips ~10 s of imports
 target, target_label = chosen("target")
 source, source_label = chosen("source")
-backbone = st.session_state.get("model.backbone", "efficientnet_lite0")
+backbone = st.session_state.get("model.backbone", DEFAULT_BACKBONE)
+method = current_strategy()
+freeze = freeze_plan(method)
+chosen = "" if st.session_state.get("model.freeze_chosen") else \
+    f": {method}'s recommendation" if freeze != ModelConfig.freeze else ": the default"
 st.markdown(f"**Target** `{target_label}` · **source** `{source_label or 'none'}` · **backbone** `{backbone}` "
-            f"({st.session_state.get('model.weights', 'imagenet')} weights, freeze "
-            f"`{st.session_state.get('model.freeze', 'last:2')}`)")
+            f"({st.session_state.get('model.weights', ModelConfig.weights)} weights, freeze `{freeze}`{chosen})")
 st.caption("Change them on the Data and Model pages.")
 
 with st.expander("New run", expanded=active_run(store) is None):

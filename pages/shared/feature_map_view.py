@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 import streamlit as st
 
+from tlcore.config import DEFAULT_BACKBONE, ModelConfig
 from tlcore.embed.snapshots import coordinates, read_probe, read_snapshots, read_thumbs, signature
 from tlcore.plots import COLOUR_BY, feature_map_figure, map_ranges, selection_summary
 
@@ -164,8 +165,8 @@ def pretrained_map(store, source_spec: str | None, target_spec: str) -> None:
     from tlcore.embed.pretrained import map_state, start_pretrained_map
 
     from .train_form import ON_CPU
-    backbone = st.session_state.get("model.backbone", "efficientnet_lite0")
-    weights = st.session_state.get("model.weights", "imagenet")
+    backbone = st.session_state.get("model.backbone", DEFAULT_BACKBONE)
+    weights = st.session_state.get("model.weights", ModelConfig.weights)
     size = int(st.session_state.get("train.image_size") or (64 if ON_CPU else backbone_info(backbone).input_size))
     per_class = int(st.session_state.get("train.per_class", 100 if ON_CPU else 0)) or None
     per_domain = int(st.session_state.get("train.map_points", 500 if ON_CPU else 1000))

@@ -7,10 +7,10 @@ import streamlit as st
 from tlcore.backbones import backbone_info
 from tlcore.config import (DataConfig, FeatureMapConfig, ModelConfig, OptimConfig, RunConfig, ScheduleConfig,
                            StrategyConfig)
-from tlcore.config import AUGMENTATIONS
+from tlcore.config import AUGMENTATIONS, DEFAULT_BACKBONE
 from tlcore.data import is_domain
 from tlcore.runs.seeds import MAX_SEEDS
-from tlcore.strategies import list_strategies, strategy_info
+from tlcore.strategies import freeze_for, list_strategies, strategy_info
 from tlcore.strategies.recommend import recommended_adaptation
 from tlcore.train.optim import list_optimizers, list_schedules, optimizer_info, schedule_info
 
@@ -29,9 +29,22 @@ def _default(key: str, value) -> None:
     st.session_state.setdefault(key, value)
 
 
+def current_strategy() -> str:
+    """The method the Train page has chosen (its default until the select box is drawn)."""
+    return st.session_state.get("train.strategy") or (
+        "gradual_unfreeze" if st.session_state.get("model.gradual") else StrategyConfig.name)
+
+
+def freeze_plan(strategy: str) -> str:
+    """What trains: the Model page's plan once the user chose one there, else the method's
+    recommendation, else the default (tlcore.strategies.freeze_for, as the CLI decides)."""
+    chosen = st.session_state.get("model.freeze") if st.session_state.get("model.freeze_chosen") else None
+    return freeze_for(strategy, chosen)
+
+
 def strategy_choice(has_source: bool):
     names = list_strategies()
-    _default("train.strategy", "gradual_unfreeze" if st.session_state.get("model.gradual") else "finetune")
+    _default("train.strategy", current_strategy())
 
     def label(name):
         info = strategy_info(name)
@@ -84,7 +97,7 @@ def _recommendation(current: str) -> None:
 def training_fields(info, target: str) -> dict:
     """Optimiser, schedule and data settings, with defaults that finish in about a minute on
     a CPU for the built-in demo and use the backbone's own input size on a GPU."""
-    backbone = st.session_state.get("model.backbone", "efficientnet_lite0")
+    backbone = st.session_state.get("model.backbone", DEFAULT_BACKBONE)
     native = backbone_info(backbone).input_size
     _default("train.epochs", 5)
     _default("train.lr", 1e-3)
@@ -150,9 +163,9 @@ def build_config(info, params: dict, f: dict, target: str, source: str | None, t
                         per_class=int(f["per_class"]) or None, target_labels_per_class=target_labels,
                         image_size=int(f["image_size"]), augment=f["augment"],
                         label_edits=label_edits_config(target)),
-        model=ModelConfig(backbone=st.session_state.get("model.backbone", "efficientnet_lite0"),
-                          weights=st.session_state.get("model.weights", "imagenet"),
-                          freeze=st.session_state.get("model.freeze", "last:2"),
+        model=ModelConfig(backbone=st.session_state.get("model.backbone", DEFAULT_BACKBONE),
+                          weights=st.session_state.get("model.weights", ModelConfig.weights),
+                          freeze=freeze_plan(info.name),
                           lr_decay=float(st.session_state.get("model.decay", 1.0))),
         strategy=StrategyConfig(info.name, params),
         optim=OptimConfig(name=f["optimizer"], lr=float(f["lr"])),

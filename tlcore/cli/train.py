@@ -44,14 +44,12 @@ def config_from_args(args):
     for item in args.param or []:
         key, _, value = item.partition("=")
         d["strategy"]["params"][key.strip()] = _parse_value(value)
-    if args.freeze is None and not args.config:
-        from ..strategies import strategy_info
+    if not args.config:  # the same rule as the Train page: a chosen plan, else the strategy's, else the default
+        from ..strategies import freeze_for
         try:
-            recommended = strategy_info(d["strategy"]["name"]).recommended_freeze
-        except KeyError:
-            recommended = None
-        if recommended:
-            d["model"]["freeze"] = recommended
+            d["model"]["freeze"] = freeze_for(d["strategy"]["name"], args.freeze)
+        except KeyError:  # an unknown strategy: validation names the valid ones
+            pass
     return RunConfig.from_dict(d)
 
 

@@ -19,6 +19,7 @@ import numpy as np
 from scipy.optimize import curve_fit
 from threadpoolctl import threadpool_limits
 
+from ..config import DEFAULT_BACKBONE
 from ..features import linear_probe
 
 FRACTIONS = (0.1, 0.25, 0.5, 1.0)
@@ -172,7 +173,7 @@ def curve_sentence(curve: LearningCurve) -> str:
     return text
 
 
-def cached_features(image_set, index, backbone: str = "efficientnet_lite0", weights: str = "imagenet",
+def cached_features(image_set, index, backbone: str = DEFAULT_BACKBONE, weights: str = "imagenet",
                     image_size: int = 64, model=None) -> np.ndarray:
     """(len(index), D) pooled features of ``image_set[index]`` under the untrained backbone,
     through the same function the pretrained feature map uses. Pass ``model`` to reuse one."""
@@ -183,7 +184,7 @@ def cached_features(image_set, index, backbone: str = "efficientnet_lite0", weig
     return extract_features(model, ResizedImages(image_set, image_size, index)).numpy()
 
 
-def run_data_curve(data, backbone: str = "efficientnet_lite0", weights: str = "imagenet", image_size: int = 64,
+def run_data_curve(data, backbone: str = DEFAULT_BACKBONE, weights: str = "imagenet", image_size: int = 64,
                    **kwargs) -> LearningCurve:
     """The learning curve of a RunData (tlcore.data.run_data.prepare_data): its labelled target
     training images against its target test split, features computed once for both."""

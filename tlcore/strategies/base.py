@@ -143,6 +143,14 @@ def strategy_info(name: str) -> StrategyInfo:
     return _STRATEGIES.get(name).info
 
 
+def freeze_for(name: str, chosen: str | None = None) -> str:
+    """The freeze plan a run of strategy ``name`` uses: the one the user chose, else the
+    strategy's recommendation (LP-FT and gradual unfreezing need every stage in the plan),
+    else ModelConfig's default. The CLI and the Train page both decide by this."""
+    from ..config import ModelConfig
+    return chosen or strategy_info(name).recommended_freeze or ModelConfig.freeze
+
+
 def step_metric_labels() -> dict[str, str]:
     """Every registered strategy's own step metrics, name -> label (the first label wins)."""
     labels: dict[str, str] = {}
