@@ -59,8 +59,8 @@ def config(setting: str, source: str, target: str, method: str, seed: int, mode:
                       target_labels_per_class=labels if labels else (None if oracle else 0),
                       image_size=size, per_class=s["per_class"])
     sched = ScheduleConfig(epochs=epochs, eval_every=epochs)
-    common = dict(strategy=StrategyConfig(name=strategy, params=params), feature_map=FeatureMapConfig(every=0), seed=seed,
-                  device="cpu", precision="fp32")
+    common = dict(strategy=StrategyConfig(name=strategy, params=params), feature_map=FeatureMapConfig(every=0),
+                  seed=seed, device="cpu", precision="fp32")
     if setting == "classic":
         return RunConfig(data=data,
                          model=ModelConfig(backbone="dann_digits_cnn", weights="none", freeze="none"),
@@ -114,7 +114,8 @@ def tables(result: dict) -> dict:
             acc = fmt_ms(r["acc"] for r in finished)
             if len(finished) < len(runs):
                 failed = len(runs) - len(finished)
-                acc = f"{acc} ({failed} of {len(runs)} diverged)" if acc != "-" else f"diverged in {failed} of {len(runs)}"
+                acc = (f"{acc} ({failed} of {len(runs)} diverged)" if acc != "-"
+                       else f"diverged in {failed} of {len(runs)}")
             table.append([m, acc, fmt_ms(delta) if m != "source only" else "",
                           fmt_ms(r["source_acc"] for r in finished),
                           fmt_ms((g["a_distance"] for g in gaps), 1, 2), fmt_ms((g["mmd"] for g in gaps), 1, 3)])

@@ -11,9 +11,10 @@ import platform
 import re
 import statistics
 import time
+from collections.abc import Iterable
 from concurrent.futures import ProcessPoolExecutor
 from multiprocessing import get_context
-from typing import Any, Iterable
+from typing import Any
 
 import numpy as np
 

@@ -20,12 +20,11 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a checkout, no install needed
 
-from tlcore.config import DataConfig, FeatureMapConfig, ModelConfig, RunConfig, ScheduleConfig
-from tlcore.train import TrainContext, train
-from tlcore.features import extract_features
-from tlcore.train.loop import make_fabric
-
 from benchmarks.common import cpu_model  # noqa: E402
+from tlcore.config import DataConfig, FeatureMapConfig, ModelConfig, RunConfig, ScheduleConfig
+from tlcore.features import extract_features
+from tlcore.train import TrainContext, train
+from tlcore.train.loop import make_fabric
 
 
 def measure(img_size: int = 160, epochs: int = 20, device: str = "auto", precision: str = "auto") -> dict:

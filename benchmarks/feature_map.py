@@ -50,9 +50,9 @@ def timed(fn, repeats=3):
 
 def probe_features():
     from tlcore.config import DataConfig, RunConfig
-    from tlcore.embed.pretrained import pretrained_probe
     from tlcore.data.run_data import prepare_data
     from tlcore.data.thumbnails import thumbnails
+    from tlcore.embed.pretrained import pretrained_probe
     from tlcore.embed.probe import probe_record
     data = prepare_data(RunConfig(data=DataConfig(target="syndigits", source="mnist", per_class=150,
                                                   target_labels_per_class=0)), False)

@@ -388,7 +388,8 @@ def table(r: dict) -> str:
                   ("restart: run in store / shown by new server",
                    f"{rs.get('status_in_store_after')} / {rs.get('shown_by_new_server')} "
                    f"(at end: {rs.get('shown_at_end')})"),
-                  ("restart: train rows before / after", f"{rs.get('train_rows_before')} / {rs.get('train_rows_after')}")]
+                  ("restart: train rows before / after",
+                   f"{rs.get('train_rows_before')} / {rs.get('train_rows_after')}")]
     lines += [("load phase / wall (s)", f"{r['load_s']} / {r['wall_s']}"), ("verdict", "PASS" if r["ok"] else "FAIL")]
     width = max(len(k) for k, _ in lines)
     return "\n".join(f"{k:<{width}}  {v}" for k, v in lines)

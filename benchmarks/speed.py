@@ -143,7 +143,8 @@ def run_cache(mode: str, jobs: int, log) -> dict:
     return {"tables": [{"title": "syndigits, efficientnet_lite0 ImageNet, every stage frozen, batch 32, "
                                  f"{r['precision']}, {r['device']}",
                         "columns": ["data", "one extraction", "cached: 20 epochs", "uncached: 20 epochs",
-                                    "cached total / one extraction", "uncached / cached", "test acc. cached / uncached"],
+                                    "cached total / one extraction", "uncached / cached",
+                                    "test acc. cached / uncached"],
                         "rows": [row]}], "raw": r}
 
 

@@ -148,10 +148,11 @@ def _cold_layout(features: Path, cache: Path) -> float:
 
 @section("speed-umap", "UMAP snapshot of 2,000 points", quick_budget_s=100)
 def run_umap(mode: str, jobs: int, log) -> dict:
+    from sklearn.manifold import trustworthiness
+
     from tlcore.embed import layout
 
     from .feature_map import probe_features
-    from sklearn.manifold import trustworthiness
 
     f, _, _ = probe_features()
     layout.warm_up()

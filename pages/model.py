@@ -1,9 +1,9 @@
 import streamlit as st
 
 from pages.shared.setup import page_setup
-from tlcore.config import ModelConfig
 from tlcore.backbones import (DEFAULT_BACKBONE, WeightsError, backbone_info, create_backbone, keep_weights_file,
                               list_backbones)
+from tlcore.config import ModelConfig
 from tlcore.freezing import apply_freeze, freeze_table, stage_lr_multipliers, trainable_fraction
 from tlcore.plots import freeze_map_figure
 

@@ -276,7 +276,7 @@ def hostile_folder_names() -> dict[str, bytes]:
 SINGLE_FILES = {
     "zero_byte.jpg": lambda: b"",
     "text_as_image.png": lambda: b"this is not an image\n",
-    "text_renamed.jpg": lambda: "plain text saved as .jpg\n".encode(),
+    "text_renamed.jpg": lambda: b"plain text saved as .jpg\n",
     "truncated.jpg": lambda: jpeg_bytes(1, (200, 200))[:600],
     "truncated.png": lambda: png_bytes(1, (200, 200))[:600],
     "header_bomb_20000.png": lambda: png_header_bomb(20000, 20000),

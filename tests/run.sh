@@ -19,4 +19,8 @@ if [ ${#missing[@]} -gt 0 ] && command -v apt-get >/dev/null; then
 fi
 
 python -m pip install -q -r requirements-dev.txt
+# The code's shape first (a few seconds): ruff's rules, and import-linter's contracts (the
+# layers of tlcore, no import cycle, no streamlit in the core), both configured in pyproject.toml.
+python -m ruff check .
+lint-imports
 python -m pytest "$@"

@@ -5,11 +5,9 @@ import subprocess
 import sys
 from pathlib import Path
 
-import pytest
-
 import hostile_files as h
+import pytest
 from conftest import need_domain
-
 
 ROOT = Path(__file__).resolve().parents[1]
 

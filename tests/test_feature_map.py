@@ -9,8 +9,8 @@ import numpy as np
 
 from tlcore.embed import mmd2, proxy_a_distance
 from tlcore.embed.layout import align, disparity, gap_numbers, process_pending, umap_layout
-from tlcore.embed.snapshots import (coordinates, features_path, layout_pending, read_probe, read_snapshots,
-                                    read_thumbs, signature, write_probe, write_snapshot)
+from tlcore.embed.snapshots import (coordinates, features_path, layout_pending, read_probe, read_snapshots, read_thumbs,
+                                    signature, write_probe, write_snapshot)
 
 
 def numpy_mmd2(s, t, kernels=5, multiplier=2.0):

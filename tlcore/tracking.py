@@ -64,7 +64,8 @@ class MlflowLogger:
             from mlflow.entities import Param, RunTag
             from mlflow.tracking import MlflowClient
         except ImportError:
-            raise TrackingUnavailable(f"MLflow tracking was asked for but mlflow is not installed ({INSTALL_HINT})")
+            raise TrackingUnavailable(f"MLflow tracking was asked for but mlflow is not installed ({INSTALL_HINT})") \
+                from None
         self.client = MlflowClient(uri)
         name = os.environ.get(EXPERIMENT_ENV) or DEFAULT_EXPERIMENT
         experiment = self.client.get_experiment_by_name(name)

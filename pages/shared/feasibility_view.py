@@ -32,7 +32,8 @@ def headline_metrics(report: dict) -> None:
     if twice:
         cols[2].metric("With 2x the labels", f"{twice['accuracy']:.0%}",
                        delta=f"{(twice['accuracy'] - curve['accuracy']) * 100:+.0f} pts",
-                       help=f"Power-law extrapolation; {curve['level']:.0%} range {twice['low']:.0%}-{twice['high']:.0%}")
+                       help=f"Power-law extrapolation; {curve['level']:.0%} range "
+                            f"{twice['low']:.0%}-{twice['high']:.0%}")
     else:
         cols[2].metric("With 2x the labels", "n/a", help=curve["sentence"])
     cols[3].metric("Suspect labels", f"{len(report['suspects']):,}",

@@ -98,9 +98,33 @@ def gradcam_section(run: RunRecord, predictions: dict | None) -> None:
         return
     if test.note:
         st.caption(f"Note: {test.note}.")
-    true, pred, conf = predictions["true"], predictions["pred"], predictions["confidence"]
-    names = predictions["class_names"]
+    true, pred = predictions["true"], predictions["pred"]
     n = min(len(true), len(test.images))
+    wrong, shown = _pick_images(predictions, n)
+    if not shown:
+        return
+    # Two maps an image: the predicted class, and the true class (the runner-up when they agree).
+    key = (folder, _stamp(folder, "last"), explainer.layer.name)
+    try:
+        right = [i for i in shown if true[i] == pred[i]]
+        runner_up = dict(zip(right, _runner_ups(key, explainer, tuple(test.images[i] for i in right),
+                                                tuple(int(pred[i]) for i in right))))
+        second = [int(true[i]) if true[i] != pred[i] else runner_up[i] for i in shown]
+        images = tuple(test.images[i] for i in shown) * 2
+        classes = tuple(int(pred[i]) for i in shown) + tuple(second)
+        with st.spinner(f"Computing {len(classes)} heat maps…"):
+            maps = _maps(key, explainer, images, classes)
+    except (NoSpatialLayer, ValueError, RuntimeError) as exc:
+        st.info(f"The heat maps could not be computed: {exc}")
+        return
+    st.caption(f"Read from layer `{explainer.layer.name}` ({explainer.layer.grid[0]} x {explainer.layer.grid[1]} "
+               f"cells at {explainer.size} px); {len(wrong):,} of {n:,} test images are misclassified.")
+    _draw_maps(test, predictions, shown, second, maps)
+
+
+def _pick_images(predictions: dict, n: int) -> tuple[list[int], list[int]]:
+    """(the misclassified test images, those on the page the user picked)."""
+    true, pred, conf = predictions["true"], predictions["pred"], predictions["confidence"]
     wrong = sorted((i for i in range(n) if true[i] != pred[i]), key=lambda i: -conf[i])
     c1, c2, c3 = st.columns([2, 1, 1])
     # Defaults go through session state: eval.* keys are rewritten every run (see page_setup),
@@ -115,25 +139,13 @@ def gradcam_section(run: RunRecord, predictions: dict | None) -> None:
     # Another run (or another count) may have fewer pages than the one remembered.
     st.session_state["eval.gradcam_page"] = min(max(1, int(st.session_state.get("eval.gradcam_page", 1))), pages)
     page = int(c3.number_input("Page", 1, pages, key="eval.gradcam_page", help=f"{pages} pages of {count}"))
-    shown = order[(page - 1) * count:page * count]
-    if not shown:
-        return
-    # Two maps an image: the predicted class, and the true class (the runner-up when they agree).
-    key = (folder, _stamp(folder, "last"), explainer.layer.name)
-    try:
-        right = [i for i in shown if true[i] == pred[i]]
-        runner_up = dict(zip(right, _runner_ups(key, explainer, tuple(test.images[i] for i in right),
-                                                tuple(int(pred[i]) for i in right))))
-        second = [int(true[i]) if true[i] != pred[i] else runner_up[i] for i in shown]
-        images = tuple(test.images[i] for i in shown) * 2
-        classes = tuple(int(pred[i]) for i in shown) + tuple(second)
-        with st.spinner(f"Computing {len(classes)} heat maps…"):
-            overlays, probs, found = _maps(key, explainer, images, classes)
-    except (NoSpatialLayer, ValueError, RuntimeError) as exc:
-        st.info(f"The heat maps could not be computed: {exc}")
-        return
-    st.caption(f"Read from layer `{explainer.layer.name}` ({explainer.layer.grid[0]} x {explainer.layer.grid[1]} "
-               f"cells at {explainer.size} px); {len(wrong):,} of {n:,} test images are misclassified.")
+    return wrong, order[(page - 1) * count:page * count]
+
+
+def _draw_maps(test, predictions: dict, shown: list[int], second: list[int], maps) -> None:
+    """A row per image: the image, the predicted class's map, the true (or runner-up) class's."""
+    overlays, probs, found = maps
+    true, pred, names = predictions["true"], predictions["pred"], predictions["class_names"]
     k = len(shown)
     none = " · no place speaks for it"  # an all-zero map: every gradient-weighted feature is negative
     for j, i in enumerate(shown):

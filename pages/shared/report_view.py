@@ -12,6 +12,7 @@ from tlcore.plots import class_counts_figure, class_thumbnails
 from .data_choice import choose
 from .format import count
 
+
 def show_report(image_set, key: str) -> None:
     report = image_set.report
     c1, c2, c3 = st.columns(3)

@@ -11,9 +11,9 @@ import time
 import streamlit as st
 
 from tlcore.plots import curve_figures, freeze_timeline_figure, group_curve_figure, weights_figure
-from tlcore.runs import resume, seed_group, stop
 from tlcore.run_record import ACTIVE, LIVE
-from tlcore.runs.read import MetricsFeed, instance_weights, progress
+from tlcore.runs import resume, seed_group, stop
+from tlcore.runs.read import MetricsFeed, instance_weights, progress, waiting_for_slot
 from tlcore.runs.scheduler import log_tail
 
 from .format import duration, gain, percent, status_badge
@@ -41,10 +41,10 @@ def _draw(store, run_id: str, was_live: tuple[bool, bool]) -> None:
     """``was_live``: (this run, any run of its seed group) at the last full page run."""
     run = store.get(run_id)
     group = seed_group(store, run_id) if run.group_id else None
-    if was_live[0] and run.status not in LIVE:
+    if was_live[0] and not run.live:
         # Ended since the last poll. In a seed group the panel follows the seed that starts
         # next; either way the whole page redraws once (and stops polling if nothing is live).
-        following = next((r for r in group.runs if r.status in LIVE), None) if group else None
+        following = next((r for r in group.runs if r.live), None) if group else None
         if following:
             set_active_run(following.id)
         st.rerun()
@@ -52,6 +52,21 @@ def _draw(store, run_id: str, was_live: tuple[bool, bool]) -> None:
         st.rerun()
     rows = feed(store, run_id).poll()
     prog = progress(rows, run.status)
+    _header(store, run, group, prog, waiting_for_slot(rows))
+    if group:
+        _group_progress(store, group, run_id)
+    _state(store, run)
+    if not prog.step and run.live:
+        st.caption("Shown: step 0 · the curves appear with the first training step")
+        return
+    _charts(store, run_id, rows)
+    # The newest step on screen and when it was drawn: what the lag benchmark reads.
+    st.caption(f"Shown: step {prog.step} · drawn at {time.strftime('%H:%M:%S')}",
+               help="redrawn every second from the run store while the run is active")
+
+
+def _header(store, run, group, prog, waiting: bool) -> None:
+    """The run's name, state and progress bar, and its buttons (Stop, Stop all seeds, Resume)."""
     head, buttons = st.columns([4, 1])
     with head:
         st.markdown(f"#### {run.name} {status_badge(run.status)}")
@@ -59,31 +74,36 @@ def _draw(store, run_id: str, was_live: tuple[bool, bool]) -> None:
             epoch = min(prog.epoch + (run.status in ACTIVE), prog.epochs)
             left = f" · about {duration(prog.eta_s)} left" if prog.eta_s is not None else ""
             text = f"epoch {epoch} of {prog.epochs} · step {prog.step:,} of {prog.total_steps:,}{left}"
+        elif waiting and run.active:
+            text = ("waiting for a free slot: a feasibility check or a feature map is using the CPU "
+                    "(one heavy job at a time; TLSTUDIO_MAX_JOBS)")
         else:
             text = ("preparing: loading the data and the backbone, scoring the untrained network"
-                    if run.status in LIVE else "no training step was recorded")
+                    if run.live else "no training step was recorded")
         st.progress(prog.fraction, text=text)
     with buttons:
-        if run.status in LIVE and st.button("Stop", key="ui.stop", icon=":material/stop:", width="stretch"):
-            stop(store, run_id, wait=False)
+        if run.live and st.button("Stop", key="ui.stop", icon=":material/stop:", width="stretch"):
+            stop(store, run.id, wait=False)
             st.toast("Stopping at the next step; a checkpoint is kept.")
         if group and group.count(*LIVE) > 1 and st.button("Stop all seeds", key="ui.stop_group", width="stretch",
                                                           icon=":material/stop_circle:"):
             for member in group.runs:
-                if member.status in LIVE:
+                if member.live:
                     stop(store, member.id, wait=False)  # a queued seed is marked stopped at once
             st.toast("Stopping every seed of the group.")
         if run.status in ("stopped", "failed") and st.button("Resume", key="ui.resume", width="stretch",
                                                                 icon=":material/play_arrow:"):
-            resume(store, run_id)
+            resume(store, run.id)
             st.rerun()
-    if group:
-        _group_progress(store, group, run_id)
+
+
+def _state(store, run) -> None:
+    """Why a run waits or failed, or its headline numbers once it finished."""
     if run.status == "queued":
         st.info("Waiting for a free slot: another run is training (see the runs table below).")
     if run.status == "failed":
         st.error(f"The run failed: {run.error or 'no reason recorded'}")
-        tail = log_tail(store, run_id, 25)
+        tail = log_tail(store, run.id, 25)
         if tail:
             st.code(tail, language=None)
     summary = run.summary or {}
@@ -94,10 +114,10 @@ def _draw(store, run_id: str, was_live: tuple[bool, bool]) -> None:
         c[1].metric("Macro F1", percent(summary.get("target.test.macro_f1")), delta=_gain(summary, "macro_f1"))
         c[2].metric("Time", duration(summary.get("wall_time_s")), help=f"on {summary.get('device')}")
         st.page_link("pages/evaluate.py", label="See the full evaluation", icon=":material/insights:",
-                     query_params={"run": run_id})
-    if not prog.step and run.status in LIVE:
-        st.caption("Shown: step 0 · the curves appear with the first training step")
-        return
+                     query_params={"run": run.id})
+
+
+def _charts(store, run_id: str, rows: list[dict]) -> None:
     figures = curve_figures(rows)
     a, b = st.columns(2)
     a.plotly_chart(figures["loss"], width="stretch", key="ui.chart_loss")
@@ -112,9 +132,6 @@ def _draw(store, run_id: str, was_live: tuple[bool, bool]) -> None:
             a.plotly_chart(timeline, width="stretch", key="ui.chart_freeze")
         if weights:
             b.plotly_chart(weights_figure(weights), width="stretch", key="ui.chart_weights")
-    # The newest step on screen and when it was drawn: what the lag benchmark reads.
-    st.caption(f"Shown: step {prog.step} · drawn at {time.strftime('%H:%M:%S')}",
-               help="redrawn every second from the run store while the run is active")
 
 
 def _group_progress(store, group, run_id: str) -> None:

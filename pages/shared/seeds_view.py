@@ -7,8 +7,7 @@ import string
 import streamlit as st
 
 from tlcore.plots import compare_curves_figure
-from tlcore.runs import seed_group
-from tlcore.runs import RunRecord
+from tlcore.runs import RunRecord, seed_group
 from tlcore.runs.read import MetricsFeed, config_table, current_runs
 from tlcore.runs.seeds import SCORES, compare_items, group_name, spread, versus_noise
 

@@ -1,7 +1,8 @@
 """What every page shares: page setup, the sidebar, cached core calls.
 
 Kept here (not in tlcore, which never imports streamlit). Session-state keys are
-namespaced by page (``data.*``, ``model.*``, ``train.*``, ``eval.*``, ``feat.*``, ``feas.*``, ``run.*``) so pages cannot collide.
+namespaced by page (``data.*``, ``model.*``, ``train.*``, ``eval.*``, ``feat.*``, ``feas.*``,
+``run.*``) so pages cannot collide.
 """
 from __future__ import annotations
 

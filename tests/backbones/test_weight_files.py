@@ -2,11 +2,10 @@
 import os
 import pickle
 
+import hostile_files as h
 import pytest
 import torch
 from safetensors.torch import save_file
-
-import hostile_files as h
 
 from tlcore.backbones import WeightsError, create_backbone
 

@@ -1,8 +1,8 @@
 """Built-in domains: real data from installed packages, shared digit labels, seeded."""
 import numpy as np
 import pytest
-
 from conftest import need_domain
+
 from tlcore.data import domain_info, list_domains, load_domain, load_image_set
 from tlcore.registry import UnknownNameError
 
@@ -65,8 +65,7 @@ def test_load_image_set_takes_names_and_paths(tmp_path):
 
 
 def test_missing_debian_data_says_how_to_get_it(monkeypatch, tmp_path):
-    from tlcore.data import DomainUnavailable
-    from tlcore.data import domains
+    from tlcore.data import DomainUnavailable, domains
     monkeypatch.setattr(domains, "FASHION_DIR", tmp_path)
     with pytest.raises(DomainUnavailable, match="apt-get install dataset-fashion-mnist"):
         load_domain("fashion")

@@ -14,13 +14,13 @@ import tempfile
 import zipfile
 from pathlib import Path, PurePosixPath
 
+import hostile_files as h
 import numpy as np
 import pytest
 from hypothesis import HealthCheck, currently_in_test_context, event, given, settings
 from hypothesis import strategies as st
 from PIL import Image
 
-import hostile_files as h
 from tlcore.data import IngestError, ingest_path, ingest_uploads, ingest_zip_bytes
 from tlcore.data.images import DEFAULT_MAX_PIXELS, DEFAULT_MAX_SIDE, ImageRejected, decode_image
 

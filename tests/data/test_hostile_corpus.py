@@ -15,10 +15,10 @@ import unicodedata
 from dataclasses import dataclass
 from pathlib import Path
 
+import hostile_files as h
 import numpy as np
 import pytest
 
-import hostile_files as h
 from tlcore.data import IngestError, ingest_path, ingest_uploads, ingest_zip_bytes
 from tlcore.data.images import decode_image
 
@@ -101,7 +101,7 @@ def test_every_corpus_item_has_an_outcome():
     assert set(FOLDERS) == set(h.FOLDERS)
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _test_ingest_module():
     path = Path(__file__).with_name("test_ingest.py")
     spec = importlib.util.spec_from_file_location("_referenced_test_ingest", path)

@@ -1,8 +1,8 @@
 """Decoding single files: every odd or hostile kind gets a defined outcome."""
+import hostile_files as h
 import numpy as np
 import pytest
 
-import hostile_files as h
 from tlcore.data.images import ImageRejected, decode_image, extension_problem
 
 

@@ -1,12 +1,12 @@
 """Folders, zips and uploads into an ImageSet + report; hostile archives; hard errors."""
 import os
 
+import hostile_files as h
 import numpy as np
 import pytest
 
-import hostile_files as h
-from tlcore.data import (IngestError, check_domain_pair, ingest_domains, ingest_path, ingest_uploads,
-                         ingest_zip_bytes, load_domain)
+from tlcore.data import (IngestError, check_domain_pair, ingest_domains, ingest_path, ingest_uploads, ingest_zip_bytes,
+                         load_domain)
 
 
 def write_tree(root, members: dict[str, bytes]):

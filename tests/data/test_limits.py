@@ -2,12 +2,12 @@
 is set through its real environment variable, as an operator would, and each refusal must
 name the figure and the setting that changes it."""
 import os
-import tomllib
 from pathlib import Path
 
-import pytest
-
 import hostile_files as h
+import pytest
+import tomllib
+
 from tlcore.data import IngestError, IngestOptions, ingest_path, ingest_uploads, ingest_zip_bytes, keep_upload
 from tlcore.data.limits import DEFAULT_MAX_UPLOAD_MB, MiB, max_images, max_upload_mb
 

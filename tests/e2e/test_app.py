@@ -14,16 +14,15 @@ import time
 import urllib.request
 from pathlib import Path
 
-import pytest
-
 import hostile_files as h
+import pytest
 
 pytestmark = pytest.mark.e2e
 ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = ROOT / "test-artifacts"
 CHROMIUM = os.environ.get("TLSTUDIO_CHROMIUM", "/usr/bin/chromium")
-PAGES = {"": "TL Studio", "data": "Data", "feasibility": "Feasibility", "model": "Model", "train": "Train", "features": "Features",
-         "evaluate": "Evaluate", "predict": "Predict"}
+PAGES = {"": "TL Studio", "data": "Data", "feasibility": "Feasibility", "model": "Model", "train": "Train",
+         "features": "Features", "evaluate": "Evaluate", "predict": "Predict"}
 
 
 def free_port() -> int:

@@ -5,6 +5,7 @@ import json
 import shutil
 from pathlib import Path
 
+import hostile_files as h
 import numpy as np
 import pytest
 import skimage.data
@@ -12,7 +13,6 @@ import torch
 from PIL import Image
 from torchvision.models import ResNet18_Weights
 
-import hostile_files as h
 from tlcore.backbones import create_backbone, list_backbones
 from tlcore.explain import CamExplainer, NoSpatialLayer, heatmaps, overlay, run_test_images
 

@@ -10,17 +10,17 @@ import subprocess
 import zipfile
 from pathlib import Path
 
+import hostile_files as h
 import numpy as np
 import onnxruntime as ort
 import pytest
 import torch
 from PIL import Image
 
-import hostile_files as h
-from tlcore.export import (export_onnx, export_torchscript, load_run_model, load_safetensors_model,
-                           verify_onnx, verify_torchscript, write_bundle)
-from tlcore.export.bundle import BUNDLE_FILES
 from tlcore.cli.export import add_export_parser
+from tlcore.export import (export_onnx, export_torchscript, load_run_model, load_safetensors_model, verify_onnx,
+                           verify_torchscript, write_bundle)
+from tlcore.export.bundle import BUNDLE_FILES
 from tlcore.export.images import run_test_images
 from tlcore.export.verify import MAX_PROB_DIFF
 from tlcore.predict import Predictor, square_inputs

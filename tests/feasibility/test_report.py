@@ -12,8 +12,8 @@ import pytest
 
 from tlcore.data import load_domain
 from tlcore.feasibility.job import job_state, read_result, start_feasibility
-from tlcore.jobs import job_folder
 from tlcore.feasibility.report import format_report, run_feasibility, verdict
+from tlcore.jobs import job_folder
 
 ROOT = Path(__file__).resolve().parents[2]
 PER_CLASS, SIZE = 40, 32

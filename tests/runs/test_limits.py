@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from tlcore.config import RunConfig
-from tlcore.runs import RunLimitError, RunStoreError, is_run_id, scheduler, max_running_jobs
+from tlcore.runs import RunLimitError, RunStoreError, is_run_id, max_running_jobs, scheduler
 from tlcore.runs.limits import free_disk_mb
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -4,13 +4,13 @@ import math
 import pytest
 import torch
 
+from tlcore import fit
 from tlcore.backbones import create_backbone
 from tlcore.config import DataConfig, ModelConfig, OptimConfig, RunConfig, ScheduleConfig, StrategyConfig
 from tlcore.data import load_domain
 from tlcore.data.transforms import to_tensor
 from tlcore.registry import UnknownNameError
 from tlcore.strategies import create_strategy, list_strategies, strategy_info
-from tlcore import fit
 
 # The methods the README and the Learn page speak of; any other registered one is tested too.
 DOCUMENTED = {"adabn", "coral", "dann", "finetune", "gradual_unfreeze", "instance_weighting", "joint", "lp_ft", "mmd",

@@ -2,9 +2,9 @@
 import pytest
 import torch
 
+from tlcore import fit
 from tlcore.config import DataConfig, ModelConfig, OptimConfig, RunConfig, ScheduleConfig, StrategyConfig
 from tlcore.devices import resolve_device, resolve_precision
-from tlcore import fit
 
 needs_cuda = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
 

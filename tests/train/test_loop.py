@@ -4,8 +4,8 @@ import json
 import pytest
 import torch
 
-from tlcore.config import DataConfig, ModelConfig, OptimConfig, RunConfig, ScheduleConfig, StrategyConfig
 from tlcore import fit
+from tlcore.config import DataConfig, ModelConfig, OptimConfig, RunConfig, ScheduleConfig, StrategyConfig
 from tlcore.train import ConfigError, validate_config
 from tlcore.train.events import EpochEnded, RunEnded, RunStarted, StepEnded
 

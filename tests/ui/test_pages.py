@@ -3,10 +3,10 @@ rendering, the default demo flow from Start to Evaluate and Predict, a refused u
 import time
 from pathlib import Path
 
+import hostile_files as h
 import pytest
 from streamlit.testing.v1 import AppTest
 
-import hostile_files as h
 from pages.shared.setup import _store
 
 ROOT = Path(__file__).resolve().parents[2]

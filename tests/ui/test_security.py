@@ -4,10 +4,10 @@ server settings in .streamlit/config.toml."""
 import os
 import subprocess
 import sys
-import tomllib
 from pathlib import Path
 
 import pytest
+import tomllib
 from streamlit.testing.v1 import AppTest
 
 from pages.shared.setup import _store

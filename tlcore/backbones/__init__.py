@@ -4,8 +4,8 @@ registers its models. See CONTRIBUTING.md for adding one."""
 from ..config import DEFAULT_BACKBONE
 from ..registry import import_submodules
 from .base import HEAD, Backbone, BackboneInfo, Stage
-from .registry import (WEIGHT_CHOICES, BackboneSpec, backbone_info, create_backbone, get_spec,
-                       list_backbones, load_weights_into, register_backbone, register_backbone_prefix)
+from .registry import (WEIGHT_CHOICES, BackboneSpec, backbone_info, create_backbone, get_spec, list_backbones,
+                       load_weights_into, register_backbone, register_backbone_prefix)
 from .weights import WeightsError, WeightsUnavailable, keep_weights_file, load_state_dict_file
 
 import_submodules(__name__, __path__)
@@ -13,6 +13,7 @@ import_submodules(__name__, __path__)
 
 __all__ = [
     "DEFAULT_BACKBONE", "HEAD", "WEIGHT_CHOICES", "Backbone", "BackboneInfo", "BackboneSpec", "Stage",
-    "WeightsError", "WeightsUnavailable", "keep_weights_file", "backbone_info", "create_backbone", "get_spec", "list_backbones",
+    "WeightsError", "WeightsUnavailable", "keep_weights_file", "backbone_info", "create_backbone", "get_spec",
+    "list_backbones",
     "load_state_dict_file", "load_weights_into", "register_backbone", "register_backbone_prefix",
 ]

@@ -6,8 +6,8 @@ named stages (stem ... last stage, head) for the freeze map and discriminative L
 """
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 import torch
 from torch import nn
@@ -104,7 +104,7 @@ class Backbone(nn.Module):
         bns[HEAD] = [m for m in self.head.modules() if isinstance(m, _BatchNorm)]
         return [Stage(s, tuple(params[s]), tuple(bns[s])) for s in self._stage_names]
 
-    def train(self, mode: bool = True) -> "Backbone":
+    def train(self, mode: bool = True) -> Backbone:
         super().train(mode)
         # The Keras pitfall: a "frozen" stage whose BatchNorm layers stay in train mode
         # still rewrites its running statistics on every batch. Keep them in eval.

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import functools
 import os
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Callable
 
 import torch
 from torch import nn
@@ -78,7 +78,7 @@ def allow_download() -> bool:
     return os.environ.get("TLSTUDIO_ALLOW_DOWNLOAD", "") == "1"
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _static_facts(name: str) -> tuple[int, int, tuple[str, ...]]:
     """(params, feature_dim, stage names), from a model built on the meta device (no memory)."""
     spec = get_spec(name)
@@ -157,7 +157,8 @@ def load_weights_into(backbone: Backbone, state: dict, head_path: str) -> None:
     if missing:
         problems.append(f"{len(missing)} layers are missing from the file, e.g. {', '.join(missing[:5])}")
     if unexpected:
-        problems.append(f"{len(unexpected)} layers in the file are not in {backbone.info.name if backbone.info else 'the model'}, "
+        model = backbone.info.name if backbone.info else "the model"
+        problems.append(f"{len(unexpected)} layers in the file are not in {model}, "
                         f"e.g. {', '.join(unexpected[:5])}")
     if problems:
         raise WeightsError("the weights file does not fit this backbone: " + "; ".join(problems))

@@ -118,7 +118,7 @@ def _timm_weight_file(name: str) -> tuple[Path | None, str]:
     return None, f"download {cfg.get('hf_hub_id')} into the Hugging Face cache (timm does this when online)"
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def timm_spec(name: str) -> BackboneSpec:
     if name not in timm.list_models():
         close = timm.list_models(f"*{name[:6]}*")[:8]
@@ -147,7 +147,7 @@ def timm_spec(name: str) -> BackboneSpec:
         licence=cfg.get("license", ""))
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _timm_head_path(name: str) -> str:
     with torch.device("meta"):
         model = timm.create_model(name, pretrained=False)

@@ -38,10 +38,10 @@ def _size(path: Path) -> str:
 
 
 def cmd_export(args) -> int:
+    from ..export import (ExportError, default_bundle_path, export_onnx, export_safetensors, export_torchscript,
+                          load_run_model, verify_onnx, verify_torchscript, write_bundle)
     from ..predict import NoCheckpoint
     from ..runs import RunStore, RunStoreError
-    from ..export import (ExportError, default_bundle_path, export_onnx, export_safetensors, export_torchscript,
-                   load_run_model, verify_onnx, verify_torchscript, write_bundle)
     try:
         store = RunStore(args.runs_dir)
         row = store.get(args.run_id)  # refuses anything that is not a run id before it names a path

@@ -11,9 +11,9 @@ DEMO = ("syndigits", "mnist")  # the dashboard's built-in demo: printed digits, 
 def _cmd_feasibility(args) -> int:
     from ..backbones import WeightsError
     from ..data import IngestError
-    from ..registry import UnknownNameError
     from ..data.label_edits import LabelEdits
     from ..feasibility.report import format_report, run_feasibility
+    from ..registry import UnknownNameError
     target, source = args.target, args.source
     if target.lower() == "demo":
         target, source = DEMO[0], source or DEMO[1]

@@ -68,6 +68,7 @@ def _cmd_train(args) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     import os
+
     from ..runs import RunStoreError
     problem = ("--resume needs --out RUN_FOLDER (or use: python -m tlcore runs resume RUN_ID)"
                if args.resume and not args.out else
@@ -99,12 +100,13 @@ def _train_seeds(args, config) -> list[str]:
     """Train ``config`` here with seeds s, s+1, ... (one after another: side by side they
     would only slow each other down); with several, print the group's mean ± std."""
     import os
+
+    from ..listeners import RichProgress
     from ..runs import RunStore
-    from .runs import format_group
     from ..runs.seeds import seed_configs, seed_group, seed_name
     from ..runs.store import NEW_GROUP
     from ..runs.worker import run_recorded
-    from ..listeners import RichProgress
+    from .runs import format_group
     store, several, group, statuses = RunStore(args.runs_dir), args.seeds > 1, None, []
     for cfg in seed_configs(config, args.seeds):
         folder = Path(args.out) / f"seed-{cfg.seed}" if several and args.out else args.out

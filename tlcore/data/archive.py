@@ -5,9 +5,9 @@ from __future__ import annotations
 import io
 import stat
 import zipfile
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
-from typing import Callable
 
 from .errors import IngestError
 
@@ -73,7 +73,8 @@ def open_zip(source: bytes | str | Path, limits: ArchiveLimits = ArchiveLimits()
             skipped.append((name, "encrypted archive member (password-protected zips are not supported)"))
         elif (info.file_size > limits.ratio_exempt_bytes
               and info.file_size > limits.max_ratio * max(info.compress_size, 1)):
-            raise IngestError(f"refused: member {name!r} would inflate {info.file_size / max(info.compress_size, 1):,.0f}x "
+            ratio = info.file_size / max(info.compress_size, 1)
+            raise IngestError(f"refused: member {name!r} would inflate {ratio:,.0f}x "
                               f"to {info.file_size / MiB:,.0f} MiB (a zip bomb?)")
         elif info.file_size > limits.max_member_bytes:
             skipped.append((name, f"member too large ({info.file_size / MiB:,.0f} MiB uncompressed, "

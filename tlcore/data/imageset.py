@@ -53,7 +53,7 @@ class ImageSet:
         counts = np.bincount(self.labels, minlength=self.num_classes)
         return {c: int(k) for c, k in zip(self.class_names, counts)}
 
-    def subset(self, index) -> "ImageSet":
+    def subset(self, index) -> ImageSet:
         index = np.asarray(index, dtype=np.int64)
         return replace(
             self,
@@ -64,7 +64,7 @@ class ImageSet:
             report=None,
         )
 
-    def split(self, which: str) -> "ImageSet":
+    def split(self, which: str) -> ImageSet:
         if self.splits is None:
             raise ValueError("this image set has no split yet; call with_split() first")
         return self.subset(np.flatnonzero(self.splits == which))
@@ -80,7 +80,7 @@ class ImageSet:
     def save_split(self, path: str | Path) -> None:
         write_json(path, self.split_record())
 
-    def load_split(self, path: str | Path) -> "ImageSet":
+    def load_split(self, path: str | Path) -> ImageSet:
         saved = json.loads(Path(path).read_text())
         missing = [i for i in self.ids if i not in saved]
         if missing:

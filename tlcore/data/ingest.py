@@ -12,19 +12,19 @@ import lzma
 import os
 import stat
 import unicodedata
-import zlib
 import zipfile
+import zlib
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Iterable
 
 import numpy as np
 
 from .archive import ArchiveLimits, ArchiveMember, MiB, open_zip
 from .errors import IngestError
 from .images import DEFAULT_MAX_SIDE, ImageRejected, decode_image, extension_problem
-from .limits import IMAGES_ENV, STREAMLIT_UPLOAD_ENV, UPLOAD_ENV, max_images, max_pixels, max_upload_mb
 from .imageset import ImageSet
+from .limits import IMAGES_ENV, STREAMLIT_UPLOAD_ENV, UPLOAD_ENV, max_images, max_pixels, max_upload_mb
 from .report import IngestReport, summarise
 from .split import stratified_split
 
@@ -166,7 +166,8 @@ def _build_one(files, skipped, source: str, domain: str | None, options: IngestO
         return _build(groups[domain], skipped, f"{source}#{domain}", "domain/class folders", options)
     if domain is not None:
         raise IngestError(f"{source!r} is not a multi-domain folder, so it has no domain {domain!r}")
-    return _build(groups, skipped, source, {"splits": "split/class folders", "classes": "class folders"}[layout], options)
+    kind = {"splits": "split/class folders", "classes": "class folders"}[layout]
+    return _build(groups, skipped, source, kind, options)
 
 
 def _clean_class_name(raw: str) -> str:

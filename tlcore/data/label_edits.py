@@ -41,11 +41,11 @@ class LabelEdits:
         return asdict(self)
 
     @classmethod
-    def from_json(cls, text: str) -> "LabelEdits":
+    def from_json(cls, text: str) -> LabelEdits:
         return cls.from_dict(json.loads(text))
 
     @classmethod
-    def from_dict(cls, raw: dict) -> "LabelEdits":
+    def from_dict(cls, raw: dict) -> LabelEdits:
         if not isinstance(raw, dict):
             raise ValueError("label edits must be an object with 'drops' and 'relabels'")
         return cls(drops=[str(i) for i in raw.get("drops", [])],

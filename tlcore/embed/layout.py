@@ -45,10 +45,10 @@ FRESH_EPOCHS = 250
 def enable_numba_cache() -> int:
     """Turn on numba's on-disk cache for umap-learn's compiled functions; returns how many
     (0 once done: a dispatcher keeps its cache for the life of the process)."""
-    from numba.core.registry import CPUDispatcher
     import umap.layouts
     import umap.umap_
     import umap.utils
+    from numba.core.registry import CPUDispatcher
     count = 0
     for module in (umap.umap_, umap.layouts, umap.utils):
         for obj in vars(module).values():

@@ -18,6 +18,7 @@ from .gap import stratified_probe
 from .layout import pca_layout, start_layout_process
 from .snapshots import is_done, snapshot_path, write_probe, write_snapshot
 
+
 def probe_sets(data, per_domain: int, seed: int) -> list[tuple[str, object, np.ndarray, np.ndarray]]:
     """(domain, ImageSet, indices, labels in the target's class indices) for the target and,
     if there is one, the source. Target images whose labels are trained on are left out when

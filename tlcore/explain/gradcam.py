@@ -48,7 +48,7 @@ class CamExplainer:
         self._lock = threading.Lock()
 
     @classmethod
-    def for_model(cls, model_or_predictor, size: int | None = None) -> "CamExplainer":
+    def for_model(cls, model_or_predictor, size: int | None = None) -> CamExplainer:
         """From a ``tlcore.predict.Predictor`` (its checkpoint, size and normalisation) or a
         ``Backbone`` (its own input size and normalisation unless ``size`` is given)."""
         if hasattr(model_or_predictor, "preprocess") and hasattr(model_or_predictor, "model"):

@@ -24,8 +24,8 @@ token layer is zero away from it. Its tokens are reshaped into an H x W grid.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 import torch
 from torch import nn

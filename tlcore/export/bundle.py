@@ -94,7 +94,8 @@ def write_bundle(run_folder: str | Path, out_zip: str | Path | None = None, reco
             raise ExportError("the exported model does not reproduce the run's predictions: " + "; ".join(failed))
         card["verification"] = {k: v.to_dict() for k, v in checks.items()}
         card["onnx"] = {k: v for k, v in onnx_info.items() if k != "path"}
-        files = {"model_card.json": json.dumps(card, indent=2), "config.json": RunFolder(folder).file(RunFolder.CONFIG).read_text(),
+        files = {"model_card.json": json.dumps(card, indent=2),
+                 "config.json": RunFolder(folder).file(RunFolder.CONFIG).read_text(),
                  "metrics.csv": metrics_csv(folder), "README.txt": _readme(card, top)}
         for name, text in files.items():
             (work / name).write_text(text)

@@ -41,6 +41,7 @@ def load_safetensors_model(path: str | Path):
     card's architecture, the exported weights loaded strictly. Expects images normalised
     with the card's mean and std (``preprocessing``), not raw pixels."""
     from safetensors.torch import load_file
+
     from ..backbones import create_backbone
     with safe_open(str(path), framework="pt") as fh:
         card = json.loads(fh.metadata()[CARD_KEY])

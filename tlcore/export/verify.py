@@ -6,9 +6,9 @@ one check covers both the model and the preprocessing a deployment has to repeat
 """
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 
@@ -111,6 +111,7 @@ def verify_safetensors(folder: str | Path, path: str | Path, run: RunModel | Non
     """Round trip: a fresh backbone loaded from the file, fed images normalised as the model
     card says (the normalisation is outside this format), against the run's own model."""
     import torch
+
     from .safetensors_export import load_safetensors_model
     run = run or load_run_model(folder)
     test = test or run_test_images(folder)

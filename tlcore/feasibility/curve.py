@@ -111,7 +111,7 @@ class LearningCurve:
         return asdict(self)
 
     @classmethod
-    def from_dict(cls, d: dict) -> "LearningCurve":
+    def from_dict(cls, d: dict) -> LearningCurve:
         """The inverse of to_dict (a report read back from JSON)."""
         fit = PowerLawFit(**d["fit"]) if d.get("fit") else None
         return cls(points=list(d["points"]), fit=fit, per_class=float(d["per_class"]), accuracy=float(d["accuracy"]),

@@ -124,7 +124,7 @@ def logme(features: np.ndarray, labels: np.ndarray, tol: float = 1e-8, max_iter:
         out_of_span = max(float(y @ y - z @ z), 0.0)
         alpha, beta = 1.0, 1.0  # the paper's initialisation
         converged = False
-        for it in range(1, max_iter + 1):
+        for it in range(1, max_iter + 1):  # noqa: B007 - the count is kept after the loop
             mm, res, gamma = _terms(alpha, beta, s, z, out_of_span)
             if not (mm > 0 and res > 0 and n > gamma):
                 break  # a precision would go to 0 or infinity: no interior fixed point this way

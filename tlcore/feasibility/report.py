@@ -48,64 +48,100 @@ def run_feasibility(target: str, source: str | None = None, backbones=None, weig
 
     Raises IngestError / ValueError / WeightsError with a message a user can act on."""
     from ..config import DataConfig, RunConfig
-    from ..data.pipeline import ResizedImages
-    from ..data.run_data import prepare_data
     seconds, t_start = {}, time.perf_counter()
     _step(progress, 0.0, "Reading the images")
-    pairs = candidate_pairs(backbones, weights)
     config = RunConfig(data=DataConfig(target=target, source=source, target_domain=target_domain,
                                        source_domain=source_domain, per_class=per_class, label_edits=label_edits),
                        seed=seed)
-    data = prepare_data(config)  # supervised: the labelled images are the whole training split
-    labels = np.asarray(data.target.labels, dtype=np.int64)
-    train, held_out = data.target_labelled, np.flatnonzero(data.target.splits != "train")
-    if len(np.unique(labels[train])) < 2:
-        raise ValueError(f"the training split of {target!r} has fewer than 2 classes: nothing to check")
-    if len(held_out) == 0:
-        raise ValueError(f"{target!r} has no validation or test images to measure accuracy on")
-    every = ResizedImages(data.target, image_size, np.arange(len(labels)))
+    check = _Check.load(config, image_size, seed)
     seconds["load"] = time.perf_counter() - t_start
-
-    warm_up(pairs[0], every, labels[train], seed, probe)
-    rows, features = [], {}
-    for i, pair in enumerate(pairs):
-        _step(progress, 0.05 + 0.55 * i / len(pairs), f"Features and scores of {pair[0]} ({i + 1}/{len(pairs)})")
-        f, s = candidate_features(pair, every, seed)
-        features[pair] = f
-        rows.append(rank_row(pair, f[train], labels[train], s, seed, probe))
-    rows.sort(key=lambda r: -r.logme)
+    rows, features = _rank(check, candidate_pairs(backbones, weights), probe, progress)
     best = (rows[0].backbone, rows[0].weights)
     f_best = features[best]
     seconds["ranking"] = sum(r.seconds_features + r.seconds_scoring for r in rows)
 
     _step(progress, 0.62, f"Learning curve with {best[0]}")
     t0 = time.perf_counter()
-    curve = learning_curve(f_best[train], labels[train], f_best[held_out], labels[held_out], data.class_names,
-                           seeds=(seed, seed + 1, seed + 2))
+    curve = learning_curve(f_best[check.train], check.labels[check.train], f_best[check.held_out],
+                           check.labels[check.held_out], check.data.class_names, seeds=(seed, seed + 1, seed + 2))
     seconds["curve"] = time.perf_counter() - t0
 
     _step(progress, 0.78, "Looking for suspect labels")
     t0 = time.perf_counter()
-    pred_probs = out_of_fold_probabilities(f_best, labels, len(data.class_names), seed=seed)
-    suspects = find_suspect_labels(f_best, labels, data.target.ids, data.class_names, pred_probs=pred_probs)
-    thumbs = suspect_thumbnails(data.target, suspects[:MAX_SUSPECTS_SHOWN], px=thumb_px) if suspects else \
-        np.zeros((0, thumb_px, thumb_px, 3), np.uint8)
+    pred_probs, suspects, thumbs = _suspects(check, f_best, seed, thumb_px)
     seconds["labels"] = time.perf_counter() - t0
 
     gap = None
-    if data.source is not None:
+    if check.data.source is not None:
         _step(progress, 0.88, "Measuring the domain gap")
         t0 = time.perf_counter()
-        gap = _domain_gap(data, best, f_best, image_size, seed)
+        gap = _domain_gap(check.data, best, f_best, image_size, seed)
         seconds["gap"] = time.perf_counter() - t0
     seconds["total"] = time.perf_counter() - t_start
+    report = _report(check, config, rows, curve, suspects, pred_probs, gap, seconds)
+    _step(progress, 1.0, "Done")
+    return FeasibilityResult(report, thumbs)
 
+
+@dataclass
+class _Check:
+    """The target as the check sees it: a run's data, every image resized once, the split."""
+    data: object  # RunData
+    every: object  # ResizedImages of every target image
+    labels: np.ndarray
+    train: np.ndarray
+    held_out: np.ndarray
+    image_size: int
+    seed: int
+
+    @classmethod
+    def load(cls, config, image_size: int, seed: int) -> _Check:
+        from ..data.pipeline import ResizedImages
+        from ..data.run_data import prepare_data
+        data = prepare_data(config)  # supervised: the labelled images are the whole training split
+        labels = np.asarray(data.target.labels, dtype=np.int64)
+        train, held_out = data.target_labelled, np.flatnonzero(data.target.splits != "train")
+        if len(np.unique(labels[train])) < 2:
+            raise ValueError(f"the training split of {config.data.target!r} has fewer than 2 classes: "
+                             "nothing to check")
+        if len(held_out) == 0:
+            raise ValueError(f"{config.data.target!r} has no validation or test images to measure accuracy on")
+        every = ResizedImages(data.target, image_size, np.arange(len(labels)))
+        return cls(data, every, labels, train, held_out, image_size, seed)
+
+
+def _rank(check: _Check, pairs, probe: bool, progress):
+    """Each candidate's features of every target image, and its scores, best LogME first."""
+    warm_up(pairs[0], check.every, check.labels[check.train], check.seed, probe)
+    rows, features = [], {}
+    for i, pair in enumerate(pairs):
+        _step(progress, 0.05 + 0.55 * i / len(pairs), f"Features and scores of {pair[0]} ({i + 1}/{len(pairs)})")
+        f, s = candidate_features(pair, check.every, check.seed)
+        features[pair] = f
+        rows.append(rank_row(pair, f[check.train], check.labels[check.train], s, check.seed, probe))
+    rows.sort(key=lambda r: -r.logme)
+    return rows, features
+
+
+def _suspects(check: _Check, features: np.ndarray, seed: int, thumb_px: int):
+    """(out-of-fold probabilities, suspect labels, thumbnails of those shown)."""
+    data, labels = check.data, check.labels
+    pred_probs = out_of_fold_probabilities(features, labels, len(data.class_names), seed=seed)
+    suspects = find_suspect_labels(features, labels, data.target.ids, data.class_names, pred_probs=pred_probs)
+    thumbs = suspect_thumbnails(data.target, suspects[:MAX_SUSPECTS_SHOWN], px=thumb_px) if suspects else \
+        np.zeros((0, thumb_px, thumb_px, 3), np.uint8)
+    return pred_probs, suspects, thumbs
+
+
+def _report(check: _Check, config, rows, curve, suspects, pred_probs, gap, seconds) -> dict:
+    """The JSON-ready report, with its verdict."""
+    data, labels, edits = check.data, check.labels, config.data.label_edits
     report = {
-        "target": target, "source": source, "class_names": list(data.class_names),
-        "images": int(len(labels)), "train_images": int(len(train)), "held_out_images": int(len(held_out)),
-        "per_class_cap": per_class, "image_size": image_size, "seed": seed,
-        "label_edits": len(label_edits.get("drops", [])) + len(label_edits.get("relabels", {})) if label_edits else 0,
-        "ranking": [r.to_dict() for r in rows], "best_backbone": best[0], "best_weights": best[1],
+        "target": config.data.target, "source": config.data.source, "class_names": list(data.class_names),
+        "images": int(len(labels)), "train_images": int(len(check.train)), "held_out_images": int(len(check.held_out)),
+        "per_class_cap": config.data.per_class, "image_size": check.image_size, "seed": check.seed,
+        "label_edits": len(edits.get("drops", [])) + len(edits.get("relabels", {})) if edits else 0,
+        "ranking": [r.to_dict() for r in rows], "best_backbone": rows[0].backbone, "best_weights": rows[0].weights,
         "curve": curve.to_dict(),
         "suspects": [vars(s) for s in suspects], "suspect_share": len(suspects) / len(labels),
         "confident_suspects": sum(s.confident for s in suspects),
@@ -113,14 +149,13 @@ def run_feasibility(target: str, source: str | None = None, backbones=None, weig
         "domain_gap": gap, "warnings": list(data.warnings), "seconds": {k: round(v, 2) for k, v in seconds.items()},
     }
     report["verdict"] = verdict(report)
-    _step(progress, 1.0, "Done")
-    return FeasibilityResult(report, thumbs)
+    return report
 
 
 def _domain_gap(data, best: tuple[str, str], f_target: np.ndarray, image_size: int, seed: int) -> dict:
     """Gap numbers between a class-balanced probe of each domain, under the best backbone."""
-    from ..embed.gap import domain_gap, stratified_probe
     from ..data.pipeline import ResizedImages
+    from ..embed.gap import domain_gap, stratified_probe
     t_idx = stratified_probe(data.target.labels, GAP_PROBE, seed)
     pool = data.source_index("train")
     if len(pool) == 0:

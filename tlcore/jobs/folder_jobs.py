@@ -19,9 +19,10 @@ import signal
 import sys
 import time
 import traceback
+from collections.abc import Callable
 from contextlib import nullcontext
 from pathlib import Path
-from typing import Callable, NamedTuple
+from typing import NamedTuple
 
 from ..atomic import write_json, write_text
 from .environment import apply_thread_count

@@ -11,9 +11,9 @@ from __future__ import annotations
 
 import os
 import time
+from collections.abc import Callable
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Callable
 
 JOBS_ENV = "TLSTUDIO_MAX_JOBS"
 WAIT_MESSAGE = ("waiting for a free slot: {busy} of {cap} heavy job{s} already running here (training, a "

@@ -1,9 +1,8 @@
 """Figure builders for the dashboard: pure functions from core objects (reports, metric
 rows, summaries) to plotly figures or image arrays, testable without a browser."""
 from .data import class_counts_figure, class_thumbnails, freeze_map_figure
-from .features import (COLOUR_BY, GAP_NAMES, feature_map_figure, gap_figure, map_ranges, replay_figure,
-                       selection_summary)
 from .evaluation import before_after_figure, compare_curves_figure, confusion_figure, per_class_rows
+from .features import COLOUR_BY, GAP_NAMES, feature_map_figure, gap_figure, map_ranges, replay_figure, selection_summary
 from .training import curve_figures, freeze_timeline_figure, group_curve_figure, seed_band, series, weights_figure
 
 __all__ = ["class_counts_figure", "class_thumbnails", "freeze_map_figure", "before_after_figure",

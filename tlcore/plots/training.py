@@ -9,7 +9,6 @@ from ..strategies import step_metric_labels
 from .style import FROZEN, LAYOUT, SOURCE, TEST, TRAIN, TRAINABLE, VAL
 
 
-
 def series(rows: list[dict], split: str, name: str, x: str = "step") -> tuple[np.ndarray, np.ndarray]:
     """(x, value) of one metric; a step written twice (a resumed run) keeps the later value."""
     points = {r[x]: r["value"] for r in rows if r["split"] == split and r["name"] == name and r["value"] is not None}
@@ -42,15 +41,17 @@ def loss_figure(rows: list[dict]) -> go.Figure:
     fig = go.Figure()
     steps, loss = series(rows, "train", "loss")
     if len(steps):
-        fig.add_scatter(x=_plain(steps), y=_plain(loss), mode="lines", name="train loss (per step)", line=dict(color=TRAIN, width=1),
-                        opacity=0.3)
-        fig.add_scatter(x=_plain(steps), y=_plain(smooth(loss)), mode="lines", name="train loss (smoothed)", line=dict(color=TRAIN))
+        fig.add_scatter(x=_plain(steps), y=_plain(loss), mode="lines", name="train loss (per step)",
+                        line=dict(color=TRAIN, width=1), opacity=0.3)
+        fig.add_scatter(x=_plain(steps), y=_plain(smooth(loss)), mode="lines", name="train loss (smoothed)",
+                        line=dict(color=TRAIN))
     ends = _epoch_end_steps(rows)
     for split, colour, label in (("target.val", VAL, "target val loss"), ("source.val", SOURCE, "source val loss")):
         epochs, val = series(rows, split, "loss", x="epoch")
         if len(epochs):
             fig.add_scatter(x=[ends.get(e, e) for e in epochs.tolist()], y=_plain(val), mode="lines+markers",
-                            name=label, line=dict(color=colour), customdata=_plain(epochs), hovertemplate="epoch %{customdata}: %{y:.3f}")
+                            name=label, line=dict(color=colour), customdata=_plain(epochs),
+                            hovertemplate="epoch %{customdata}: %{y:.3f}")
     fig.update_layout(height=320, title="Loss", xaxis_title="step", **LAYOUT)
     return fig
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 
-
 from ..config import RunConfig
 from ..run_record import RunRecord
 from .scheduler import reconcile
@@ -93,6 +92,13 @@ def progress(rows: list[dict], status: str) -> Progress:
         if step > spe["step"] and seconds > 0:
             eta = (total - step) * seconds / (step - spe["step"])
     return Progress(step, total, done, int(epochs["value"]) if epochs else None, eta)
+
+
+def waiting_for_slot(rows: list[dict]) -> bool:
+    """The run's worker waits for a heavy slot (tlcore.jobs.slots) and has not started yet."""
+    waits = [r for r in rows if r["split"] == "run" and r["name"] == "waiting_for_slot"]
+    return bool(waits) and not any(r["split"] == "run" and r["name"] == "steps_per_epoch" and r["id"] > waits[-1]["id"]
+                                   for r in rows)
 
 
 def target_test_predictions(store: RunStore, run_id: str) -> dict | None:

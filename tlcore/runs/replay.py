@@ -7,7 +7,6 @@ after it ends (``compare_final``, ``environment_changes``).
 """
 from __future__ import annotations
 
-
 from ..config import EXTRA_PACKAGES, RunConfig, record_environment
 from .scheduler import schedule
 from .store import RunStore

@@ -34,7 +34,8 @@ def run_recorded(store, run_id: str, extra_listeners=(), resume: bool = False):
     listeners = run_listeners(store, run, extra_listeners)
     try:
         # One heavy job at a time per slot: a feasibility check or a pretrained map may hold it.
-        with _torch_threads(run.config.threads), heavy_slot(store.root, on_wait=lambda why: print(why, flush=True)):
+        slot = heavy_slot(store.root, on_wait=lambda why: _waiting(store, run_id, why))
+        with _torch_threads(run.config.threads), slot:
             result = train(run.config, listeners, stop, resume_from=run.files if resume or run.resume else None)
     except BaseException as exc:  # noqa: BLE001 - any failure must reach the store, then propagate
         store.update(run_id, status="failed", ended=time.time(), error=f"{type(exc).__name__}: {exc}")
@@ -42,6 +43,12 @@ def run_recorded(store, run_id: str, extra_listeners=(), resume: bool = False):
     store.update(run_id, status=result.status, ended=time.time(), error=result.summary.get("error"),
                  summary=result.summary, resume=0)
     return result
+
+
+def _waiting(store, run_id: str, why: str) -> None:
+    """Say, in the log and to the Train page, that the run waits for a heavy slot."""
+    print(why, flush=True)
+    store.add_metrics(run_id, [(0, 0, "run", "waiting_for_slot", 1.0, time.time())])
 
 
 def run_listeners(store, run, extra=()) -> list:

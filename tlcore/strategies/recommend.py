@@ -13,9 +13,10 @@ benchmark run that chooses otherwise fails the suite instead of leaving a stale 
 """
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
-from typing import Any, Mapping
+from typing import Any
 
 from .base import strategy_info
 

@@ -7,16 +7,16 @@ import numpy as np
 import torch
 
 from ..backbones import backbone_info, create_backbone
-from ..data import is_domain, list_domains
-from ..devices import cpu_supports_bf16, resolve_device
-from ..freezing import parse_freeze_spec
 from ..config import RunConfig
+from ..data import is_domain, list_domains
+from ..data.pipeline import BatchPreprocess, ResizedImages
+from ..data.run_data import RunData, prepare_data
+from ..devices import cpu_supports_bf16, resolve_device
+from ..features import extract_features, feature_dataset
+from ..freezing import parse_freeze_spec
 from ..registry import UnknownNameError
 from ..strategies import create_strategy, strategy_info
 from .optim import list_optimizers, list_schedules
-from ..data.pipeline import BatchPreprocess, ResizedImages
-from ..data.run_data import RunData, prepare_data
-from ..features import extract_features, feature_dataset
 
 
 class ConfigError(ValueError):

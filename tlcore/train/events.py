@@ -7,8 +7,9 @@ optimiser and schedule), as a trainer hands itself to callbacks: a checkpoint li
 them, the feature-map listener runs the strategy over its probe images."""
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
 
 
 @dataclass(frozen=True)

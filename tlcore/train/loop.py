@@ -6,9 +6,9 @@ store; MLflow; a progress bar) — ``tlcore.fit`` does for a notebook, the worke
 from __future__ import annotations
 
 import time
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Iterable
 
 import torch
 

@@ -8,8 +8,8 @@ imported where it is used, so the CLI can list the names without loading it.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 from ..config import RunConfig
 from ..registry import Registry

@@ -25,6 +25,6 @@ class LoopState:
                 "best_epoch": self.best_epoch}
 
     @classmethod
-    def resumed(cls, record: dict, steps_per_epoch: int) -> "LoopState":
+    def resumed(cls, record: dict, steps_per_epoch: int) -> LoopState:
         return cls(epoch=record["epoch"], global_step=record["epoch"] * steps_per_epoch, history=record["history"],
                    best_value=record["best_value"], best_epoch=record["best_epoch"])
