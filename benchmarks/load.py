@@ -154,6 +154,7 @@ class Load:
         self.sessions_ok = [True] * n
         self.interrupted: list[dict] = []
         self.killed_at = self.up_at = float("inf")
+        self.restarts = 0  # server restarts so far
 
     async def page_load(self, page, i: int, path: str, reload: bool) -> None:
         self.in_flight += 1
@@ -188,20 +189,28 @@ class Load:
 
     async def session(self, i: int, until: float) -> None:
         context = await self.browser.new_context(viewport={"width": 1280, "height": 900})
-        page = await context.new_page()
+        tab = [await context.new_page(), 0]  # the page, and the server restarts it has seen
         k = i
         try:
             while time.monotonic() < until:
-                await self.go.wait()
                 path = PAGES[k % len(PAGES)]
-                await self.page_load(page, i, path, reload=False)
+                await self.page_load(await self._tab(context, tab), i, path, reload=False)
                 if time.monotonic() < until:
-                    await self.go.wait()
-                    await self.page_load(page, i, path, reload=True)
+                    await self.page_load(await self._tab(context, tab), i, path, reload=True)
                 k += 1
         finally:
             await context.close()
 
+    async def _tab(self, context, tab: list):
+        """The session's page, once the server is up. A tab that was open on the killed server
+        reloads itself when the new one answers (Streamlit reconnecting), which would race
+        the session's next navigation: after a restart the session goes on in a fresh tab of
+        the same browser context, as a user would after that reload."""
+        await self.go.wait()
+        if tab[1] != self.restarts:
+            await tab[0].close()
+            tab[:] = [await context.new_page(), self.restarts]
+        return tab[0]
 
 
 async def start_run_from_browser(browser, url: str, epochs: int, per_class: int, image_size: int) -> str:
@@ -301,6 +310,7 @@ async def _main(args, work: Path) -> dict:
                 restart["down_s"] = round(time.monotonic() - t_kill, 1)
                 load.url = servers[-1].url
                 load.up_at = time.monotonic()
+                load.restarts += 1
                 load.go.set()
                 restart["status_in_store_after"] = store.get(run_ids[0]).status
                 restart["shown_by_new_server"] = await shown_by_server(browser, load.url, run_ids[0])

@@ -189,12 +189,13 @@ def pretrained_map(store, source_spec: str | None, target_spec: str) -> None:
     sig = signature(folder)
     _draw_pretrained(folder, state, detail, sig)
     if state == "running":
-        st.fragment(run_every=0.5)(_watch_pretrained)(folder, sig)
+        st.fragment(run_every=0.5)(_watch_pretrained)(folder, sig, detail)
 
 
-def _watch_pretrained(folder: Path, seen: tuple) -> None:
+def _watch_pretrained(folder: Path, seen: tuple, detail: str) -> None:
     from tlcore.embed.pretrained import map_state
-    if signature(folder) != seen or map_state(folder)[0] != "running":
+    state, now, _ = map_state(folder)
+    if signature(folder) != seen or state != "running" or now != detail:  # e.g. a slot came free
         st.rerun()
 
 
@@ -204,7 +205,8 @@ def _draw_pretrained(folder: Path, state: str, detail: str, sig: tuple) -> None:
         return
     probe, snapshots = current_map(folder, sig)
     if probe is None or not snapshots:
-        st.info("Computing the features of both domains…" if state == "running" else "No map yet.")
+        st.info(f"{detail[:1].upper()}{detail[1:]}…" if state == "running" and detail else  # e.g. waiting for a slot
+                "Computing the features of both domains…" if state == "running" else "No map yet.")
         return
     snap = snapshots[0]
     xy, kind = coordinates(snap)
