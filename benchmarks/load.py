@@ -196,7 +196,9 @@ class Load:
                 path = PAGES[k % len(PAGES)]
                 await self.page_load(await self._tab(context, tab), i, path, reload=False)
                 if time.monotonic() < until:
-                    await self.page_load(await self._tab(context, tab), i, path, reload=True)
+                    page = await self._tab(context, tab)
+                    # A fresh tab (after a restart) holds nothing to reload yet: it opens the page.
+                    await self.page_load(page, i, path, reload=page.url != "about:blank")
                 k += 1
         finally:
             await context.close()

@@ -1,6 +1,28 @@
-"""What the pages share. Imported by every page before anything that imports torch, so the
-server's OpenMP pool is set up to sleep when idle rather than spin: a spinning pool next to
-a training worker made Predict and the Grad-CAM maps 3-4x slower here (see DESIGN.md)."""
-import os
+"""What the pages share. Every page imports this package first, so this is where the
+dashboard's server process is set up, once, under the package's import lock:
 
-os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+* OpenMP's idle threads sleep rather than spin (set before torch loads): a spinning pool
+  next to a training worker made Predict and the Grad-CAM maps 3-4x slower here;
+* the core and its libraries are imported here, one thread at a time. Streamlit runs each
+  session's script in a thread of its own, and on a fresh server several pages importing
+  at the same moment failed on libraries' internal circular imports ("cannot import name
+  'clone' from partially initialized module 'sklearn.base'", "deadlock detected by
+  _ModuleLock('narwhals.stable.v1')" under plotly): 3 of 4 tries with eight pages opened
+  at once (tests/ui/test_server_start.py). Later page imports then find them loaded.
+
+app.py cannot do this: a page opened by its own URL on a fresh server runs without it.
+"""
+from tlcore.jobs.environment import quiet_openmp
+
+quiet_openmp()
+
+# What the pages import at their top, so none of it is first imported by two threads at once.
+import tlcore.explain  # noqa: E402,F401 - Grad-CAM, OpenCV
+import tlcore.feasibility.job  # noqa: E402,F401
+import tlcore.feasibility.rank  # noqa: E402,F401
+import tlcore.plots  # noqa: E402,F401 - plotly
+import tlcore.predict  # noqa: E402,F401
+import tlcore.runs.bundles  # noqa: E402,F401
+import tlcore.runs.read  # noqa: E402,F401
+import tlcore.strategies.recommend  # noqa: E402,F401
+import tlcore.train.context  # noqa: E402,F401 - torch, timm, scikit-learn, the registries
