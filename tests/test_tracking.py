@@ -9,7 +9,7 @@ import pytest
 from tlcore.config import DataConfig, FeatureMapConfig, RunConfig, ScheduleConfig
 from tlcore.runs import RunStore
 from tlcore.runs.worker import run_recorded
-from tlcore.tracking import mlflow_callback, tracking_uri
+from tlcore.tracking import mlflow_listener, tracking_uri
 
 TINY = RunConfig(data=DataConfig(target="syndigits", per_class=20, image_size=32), schedule=ScheduleConfig(epochs=2),
                  feature_map=FeatureMapConfig(every=0), name="tracked")
@@ -73,7 +73,7 @@ def test_without_mlflow_the_run_is_told_why_and_trains(tmp_path, monkeypatch):
     monkeypatch.setitem(sys.modules, "mlflow.tracking", None)
     monkeypatch.setitem(sys.modules, "mlflow.entities", None)
     monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path / 'mlflow.db'}")
-    callback, message = mlflow_callback(TINY, tmp_path, "r1", tmp_path)
+    callback, message = mlflow_listener(TINY, tmp_path, "r1", tmp_path)
     assert callback is None and "mlflow is not installed" in message and "pip install" in message
 
 
@@ -82,5 +82,5 @@ def test_a_tracking_server_that_is_down_does_not_stop_the_run(tmp_path, monkeypa
     monkeypatch.setenv("MLFLOW_TRACKING_URI", "http://127.0.0.1:9")  # the discard port: nothing listens
     monkeypatch.setenv("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "0")
     monkeypatch.setenv("MLFLOW_HTTP_REQUEST_TIMEOUT", "2")
-    callback, message = mlflow_callback(TINY, tmp_path, "r1", tmp_path)
+    callback, message = mlflow_listener(TINY, tmp_path, "r1", tmp_path)
     assert callback is None and "could not start" in message and "training without it" in message

@@ -55,7 +55,7 @@ def metric_name(key: str) -> str:
 
 
 class MlflowLogger:
-    """A training-loop callback that mirrors one run into MLflow (via MlflowClient: no global
+    """A training-loop listener that mirrors one run into MLflow (via MlflowClient: no global
     active-run state in the worker). ``bundle`` writes the exported model zip at the end."""
 
     def __init__(self, uri: str, config, folder: Path, run_id: str, artifact_root: Path, bundle=None):
@@ -122,8 +122,8 @@ class TrackingUnavailable(RuntimeError):
     """Tracking was asked for and cannot happen; the run goes on without it."""
 
 
-def mlflow_callback(config, folder: Path, run_id: str, runs_root: Path, bundle=None):
-    """(callback or None, message or None) for one run: None when tracking is off, and a
+def mlflow_listener(config, folder: Path, run_id: str, runs_root: Path, bundle=None):
+    """(listener or None, message or None) for one run: None when tracking is off, and a
     message a run log shows when it was asked for but cannot be set up."""
     uri = tracking_uri(config, runs_root)
     if uri is None:

@@ -78,12 +78,12 @@ def _torch_threads(threads: int):
 def _tracking(store, run, config, folder: Path) -> list:
     """The MLflow logger when the user asked for tracking (tlcore.tracking), else nothing;
     why it is missing, when asked for, goes to the run's log."""
-    from ..tracking import mlflow_callback
+    from ..tracking import mlflow_listener
 
     def bundle() -> Path:  # built only at the end of a finished run, and only when tracked
         from ..export import write_bundle
         return write_bundle(folder, record=run)
-    logger, note = mlflow_callback(config, folder, run.id, store.root, bundle=bundle)
+    logger, note = mlflow_listener(config, folder, run.id, store.root, bundle=bundle)
     if note:
         print(note, flush=True)
     return [logger] if logger else []
