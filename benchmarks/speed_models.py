@@ -179,7 +179,7 @@ def run_umap(mode: str, jobs: int, log) -> dict:
         # The quick mode uses this machine's numba cache (what a user has after the first run);
         # the full mode also starts one from an empty cache (a user's very first map).
         empty = _cold_layout(Path(tmp) / "f.npy", Path(tmp) / "numba") if mode == "full" else None
-        cached = _cold_layout(Path(tmp) / "f.npy", Path(os.environ["NUMBA_CACHE_DIR"]))  # set by layout
+        cached = _cold_layout(Path(tmp) / "f.npy", Path(os.environ["NUMBA_CACHE_DIR"]))  # set by suite.main
     trust = {"default": [round(r[2], 4) for r in default], "ours": [round(r[2], 4) for r in ours]}
     rows = [[f"{len(f):,} points × {f.shape[1]}", f"{refined_s:.2f} s",
              f"{fresh_s:.2f} s ({layout.FRESH_EPOCHS} epochs)", f"{default_s:.2f} s",

@@ -12,6 +12,7 @@ from BENCHMARKS.json with the current code, without training anything again.
 from __future__ import annotations
 
 import argparse
+import os
 import json
 import re
 import shlex
@@ -135,6 +136,10 @@ def retable(names: list[str], mode: str, out: Path, report: bool) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
+    # Measured in this process as the app's layout jobs run (tlcore.jobs.environment): numba's
+    # compiled UMAP code cached in TL Studio's cache folder. Set before anything imports numba.
+    from tlcore.jobs import cache_dir
+    os.environ.setdefault("NUMBA_CACHE_DIR", str(cache_dir() / "numba"))
     names = _load_sections()
     ap = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__.split("\n\n")[0])
     mode = ap.add_mutually_exclusive_group()
