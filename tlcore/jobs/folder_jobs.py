@@ -20,7 +20,7 @@ import sys
 import time
 import traceback
 from collections.abc import Callable
-from contextlib import nullcontext
+from contextlib import contextmanager, nullcontext
 from pathlib import Path
 from typing import NamedTuple
 
@@ -172,17 +172,13 @@ def _age_s(path: Path) -> float:
         return float("inf")
 
 
+@contextmanager
 def _locked(path: Path):
     """An exclusive lock on ``path`` for the with-block (between threads and processes)."""
     import fcntl
-    from contextlib import contextmanager
-
-    @contextmanager
-    def hold():
-        with open(path, "a") as fh:
-            fcntl.flock(fh, fcntl.LOCK_EX)
-            try:
-                yield
-            finally:
-                fcntl.flock(fh, fcntl.LOCK_UN)
-    return hold()
+    with open(path, "a") as fh:
+        fcntl.flock(fh, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(fh, fcntl.LOCK_UN)
