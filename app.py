@@ -1,4 +1,5 @@
 """TL Studio entry point and Home page: what the tool is, and the built-in demo."""
+import pages.shared  # noqa: F401 - first: waits for the server's one-thread preload (see there)
 import streamlit as st
 
 from pages.shared.setup import DEMO_SOURCE, DEMO_TARGET, cached_domain, page_setup

@@ -1,3 +1,4 @@
+import pages.shared  # noqa: F401 - first: waits for the server's one-thread preload (see there)
 import streamlit as st
 
 from pages.shared.data_choice import choose, chosen, load_chosen

@@ -1,3 +1,4 @@
+import pages.shared  # noqa: F401 - first: waits for the server's one-thread preload (see there)
 from pathlib import Path
 
 import streamlit as st

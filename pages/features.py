@@ -1,4 +1,4 @@
-
+import pages.shared  # noqa: F401 - first: waits for the server's one-thread preload (see there)
 import streamlit as st
 
 from pages.shared.feature_map_view import before_and_now, colour_choice, current_map, gap_verdict

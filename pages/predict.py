@@ -1,4 +1,5 @@
 
+import pages.shared  # noqa: F401 - first: waits for the server's one-thread preload (see there)
 import streamlit as st
 
 from pages.shared.gradcam_view import gradcam_for_uploads

@@ -10,8 +10,14 @@ dashboard's server process is set up, once, under the package's import lock:
   _ModuleLock('narwhals.stable.v1')" under plotly): 3 of 4 tries with eight pages opened
   at once (tests/ui/test_server_start.py). Later page imports then find them loaded.
 
-app.py cannot do this: a page opened by its own URL on a fresh server runs without it.
+A page opened by its own URL on a fresh server runs without app.py, so every page script
+(app.py too) begins with `import pages.shared`: an explicit import of a package that is
+still initialising waits for it, while `from pages.shared.x import y` would only find the
+half-made package in sys.modules and go on, importing the libraries beside it.
 """
+import importlib
+import pkgutil
+
 from tlcore.jobs.environment import quiet_openmp
 
 quiet_openmp()
@@ -26,3 +32,7 @@ import tlcore.runs.bundles  # noqa: E402,F401
 import tlcore.runs.read  # noqa: E402,F401
 import tlcore.strategies.recommend  # noqa: E402,F401
 import tlcore.train.context  # noqa: E402,F401 - torch, timm, scikit-learn, the registries
+
+# And every view here, with what it imports (plotly's figure classes, scikit-learn's decompositions).
+for _view in pkgutil.iter_modules(__path__):
+    importlib.import_module(f"{__name__}.{_view.name}")
