@@ -1,10 +1,14 @@
 import pages.shared  # noqa: F401 - first: waits for the server's one-thread preload (see there)
 import streamlit as st
 
+from pages.shared.data_choice import chosen, load_chosen
 from pages.shared.setup import page_setup
 from tlcore.backbones import (DEFAULT_BACKBONE, WeightsError, backbone_info, create_backbone, keep_weights_file,
                               list_backbones)
-from tlcore.config import ModelConfig
+from tlcore.config import AUGMENTATIONS, ModelConfig
+from tlcore.data import IngestError
+from tlcore.data.augment import PRESETS as AUGMENT_PRESETS
+from tlcore.data.augment import preview_grid, preview_images
 from tlcore.freezing import apply_freeze, freeze_table, stage_lr_multipliers, trainable_fraction
 from tlcore.plots import freeze_map_figure
 
@@ -29,6 +33,16 @@ def _chosen() -> None:
 def skeleton(backbone: str):
     # The freeze map needs shapes, not weights; the head is sized for a 10-class task.
     return create_backbone(backbone, "none", num_classes=10)
+
+
+@st.cache_data(max_entries=16, show_spinner=False)
+def augment_preview(spec: str, preset: str, seed: int):
+    # Cached per (data, preset, seed): a rerun for any other widget redraws the same views.
+    return preview_grid(preview_images(load_chosen(spec), count=4, seed=seed), preset, n=8, seed=seed)
+
+
+def _new_views() -> None:
+    st.session_state["model.preview_seed"] = st.session_state.get("model.preview_seed", 0) + 1
 
 
 @st.cache_data
@@ -122,4 +136,17 @@ c2.progress(fraction, text=f"{sum(r.trainable for r in rows):,} of {sum(r.params
 st.plotly_chart(freeze_map_figure(rows), width="stretch")
 st.caption("Frozen stages keep their BatchNorm statistics. The head (a new classifier for your classes) always "
            "trains.")
+st.subheader("Augmentation preview")
+target, target_label = chosen("target")
+st.session_state.setdefault("model.augment_preview", "standard")
+c1, c2 = st.columns([3, 1], vertical_alignment="bottom")
+augment = c1.selectbox("Augmentation", AUGMENTATIONS, key="model.augment_preview",
+                       help="what the Train page's Augmentation setting does to each training image")
+c2.button("Other views", key="ui.preview_reseed", on_click=_new_views)
+st.caption(AUGMENT_PRESETS[augment])
+try:
+    st.image(augment_preview(target, augment, st.session_state.get("model.preview_seed", 0)),
+             caption=f"{target_label}: each image as loaded (left), then 8 augmented views")
+except IngestError as exc:
+    st.warning(f"No preview: {exc}")
 st.page_link("pages/train.py", label="Next: train", icon=":material/arrow_forward:")

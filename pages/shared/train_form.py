@@ -8,6 +8,8 @@ from tlcore.backbones import backbone_info
 from tlcore.config import (AUGMENTATIONS, DEFAULT_BACKBONE, DataConfig, FeatureMapConfig, ModelConfig, OptimConfig,
                            RunConfig, ScheduleConfig, StrategyConfig)
 from tlcore.data import is_domain
+from tlcore.data.augment import PRESETS
+from tlcore.data.pipeline import BALANCE_MODES
 from tlcore.runs.seeds import MAX_SEEDS
 from tlcore.strategies import freeze_for, list_strategies, strategy_info
 from tlcore.strategies.recommend import recommended_adaptation
@@ -107,6 +109,7 @@ def training_fields(info, target: str) -> dict:
     _default("train.per_class", 100 if ON_CPU else 0)
     _default("train.target_labels", 0)
     _default("train.augment", "none")
+    _default("train.balance", DataConfig.balance)
     _default("train.seed", 0)
     _default("train.seeds", 1)
     _default("train.patience", 0)
@@ -139,7 +142,10 @@ def training_fields(info, target: str) -> dict:
             "Labelled target images per class (0: all)" if info.needs_target_labels else
             "Labelled target images per class (0: none)", 0, 100000, key="train.target_labels",
             disabled=not uses_labels, help="few-shot: train with only this many target labels a class")
-        fields["augment"] = c[1].selectbox("Augmentation", AUGMENTATIONS, key="train.augment")
+        fields["augment"] = c[1].selectbox("Augmentation", AUGMENTATIONS, key="train.augment",
+                                           help="per image, on training batches: "
+                                                + "; ".join(f"{n}: {PRESETS[n]}" for n in AUGMENTATIONS)
+                                                + " (the Model page previews them)")
         fields["patience"] = c[2].number_input("Early stopping patience (0: off)", 0, 100, key="train.patience")
         fields["name"] = c[3].text_input("Run name", key="train.name", placeholder=info.name)
         c = st.columns(4)
@@ -151,6 +157,10 @@ def training_fields(info, target: str) -> dict:
             "Map images per domain", 10, 5000, step=100, key="train.map_points",
             help="the probe set drawn on the map, the same number from every class; each snapshot runs the "
                  "network over them once (about 4-8 s per 1,000 images at 64 px on 2 CPU cores)")
+        fields["balance"] = c[2].selectbox(
+            "Class balance", BALANCE_MODES, key="train.balance",
+            help="sampler: training batches draw every labelled class equally often; auto: only when the largest "
+                 "class has more than 3x the images of the smallest; off: classes as they come")
     return fields
 
 
@@ -160,7 +170,7 @@ def build_config(info, params: dict, f: dict, target: str, source: str | None, t
     return RunConfig(
         data=DataConfig(target=target, source=source if info.needs_source else None,
                         per_class=int(f["per_class"]) or None, target_labels_per_class=target_labels,
-                        image_size=int(f["image_size"]), augment=f["augment"],
+                        image_size=int(f["image_size"]), augment=f["augment"], balance=f["balance"],
                         label_edits=label_edits_config(target)),
         model=ModelConfig(backbone=st.session_state.get("model.backbone", DEFAULT_BACKBONE),
                           weights=st.session_state.get("model.weights", ModelConfig.weights),

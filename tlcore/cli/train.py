@@ -24,6 +24,7 @@ def config_from_args(args):
                    "target_domain": ("data", "target_domain"), "source_domain": ("data", "source_domain"),
                    "per_class": ("data", "per_class"), "target_labels": ("data", "target_labels_per_class"),
                    "img_size": ("data", "image_size"), "augment": ("data", "augment"),
+                   "balance": ("data", "balance"),
                    "backbone": ("model", "backbone"), "weights": ("model", "weights"),
                    "freeze": ("model", "freeze"), "bn_policy": ("model", "bn_policy"),
                    "lr_decay": ("model", "lr_decay"), "strategy": ("strategy", "name"),
@@ -164,7 +165,14 @@ def add_parser(sub) -> None:
     g.add_argument("--per-class", type=int, help="load at most this many images per class")
     g.add_argument("--target-labels", type=int, help="labelled target images per class to train on (0: none)")
     g.add_argument("--img-size", type=int, help="input size in pixels (default: the backbone's)")
-    g.add_argument("--augment", choices=AUGMENTATIONS)
+    from ..data.augment import PRESETS
+    from ..data.pipeline import BALANCE_MODES
+    g.add_argument("--augment", choices=AUGMENTATIONS,
+                   help="per-image augmentation of training batches: "
+                        + "; ".join(f"{n}: {PRESETS[n]}" for n in AUGMENTATIONS).replace("%", "%%"))
+    g.add_argument("--balance", choices=BALANCE_MODES,
+                   help="sampler: draw the labelled training classes evenly; auto (default): only when they are "
+                        "imbalanced (largest > 3x smallest); off: as they come")
     g = p.add_argument_group("model")
     g.add_argument("--backbone", help=f"see `python -m tlcore backbones` (default {DEFAULT_BACKBONE})")
     g.add_argument("--weights", help="imagenet | none | file:PATH")

@@ -5,12 +5,14 @@ from __future__ import annotations
 import numpy as np
 import torch
 from PIL import Image
-from torch.utils.data import DataLoader, Dataset
+from torch.utils.data import DataLoader, Dataset, WeightedRandomSampler
 
-from ..config import AUGMENTATIONS
+from .augment import augment_batch, check_preset
 from .imageset import ImageSet
+from .report import is_imbalanced
 
 PRECOMPUTE_LIMIT_BYTES = 1 << 30  # resize every image once up front below this size
+BALANCE_MODES = ("auto", "sampler", "off")  # DataConfig.balance: see balanced_sampling
 
 
 class ResizedImages(Dataset):
@@ -43,34 +45,21 @@ class ResizedImages(Dataset):
 
 
 class BatchPreprocess(torch.nn.Module):
-    """uint8 batch -> normalised float batch, with optional light augmentation."""
+    """uint8 batch -> normalised float batch; training batches are first augmented per sample
+    with a preset of tlcore.data.augment (DataConfig.augment)."""
 
     def __init__(self, mean, std, augment: str = "none"):
         super().__init__()
-        if augment not in AUGMENTATIONS:
-            raise ValueError(f"unknown augmentation {augment!r}; valid: {', '.join(AUGMENTATIONS)}")
+        check_preset(augment)
         self.augment = augment
         self.register_buffer("mean", torch.tensor(mean, dtype=torch.float32).view(1, 3, 1, 1), persistent=False)
         self.register_buffer("std", torch.tensor(std, dtype=torch.float32).view(1, 3, 1, 1), persistent=False)
 
     def forward(self, x: torch.Tensor, train: bool = False) -> torch.Tensor:
-        x = x.float().div_(255.0)
         if train and self.augment != "none":
-            x = self._augment(x)
+            x = augment_batch(x, self.augment)
+        x = x.float().div_(255.0)
         return (x - self.mean) / self.std
-
-    def _augment(self, x: torch.Tensor) -> torch.Tensor:
-        n, _, h, w = x.shape
-        pad = max(1, h // 8)
-        padded = torch.nn.functional.pad(x, (pad, pad, pad, pad), mode="replicate")
-        dy, dx = torch.randint(0, 2 * pad + 1, (2,)).tolist()  # one shift per batch: cheap
-        x = padded[:, :, dy:dy + h, dx:dx + w]
-        scale = 1 + 0.2 * (torch.rand(n, 1, 1, 1, device=x.device) - 0.5)
-        x = (x * scale).clamp_(0, 1)
-        if self.augment == "flip":
-            flip = torch.rand(n, device=x.device) < 0.5
-            x = torch.where(flip.view(n, 1, 1, 1), x.flip(3), x)
-        return x
 
 
 def stacked_batches(dataset: Dataset, batch_size: int, index=None):
@@ -82,10 +71,35 @@ def stacked_batches(dataset: Dataset, batch_size: int, index=None):
         yield torch.stack([it[0] for it in items]), torch.as_tensor([int(it[1]) for it in items])
 
 
-def make_loader(dataset: Dataset, batch_size: int, train: bool, seed: int) -> DataLoader:
+def balanced_sampling(labels, balance: str) -> bool:
+    """Whether a labelled training set should be drawn class-balanced: always for "sampler",
+    never for "off", and for "auto" when its class counts are imbalanced by the rule the
+    ingest report warns with (tlcore.data.report.is_imbalanced)."""
+    if balance not in BALANCE_MODES:
+        raise ValueError(f"unknown balance {balance!r}; valid: {', '.join(BALANCE_MODES)}")
+    if balance != "auto":
+        return balance == "sampler"
+    labels = np.asarray(labels, dtype=np.int64)
+    return len(labels) > 0 and is_imbalanced(np.bincount(labels))
+
+
+def class_balance_weights(labels) -> torch.Tensor:
+    """1 / (images of its class) for each item: every class is drawn equally often."""
+    labels = torch.as_tensor(np.asarray(labels), dtype=torch.long).cpu()
+    return 1.0 / torch.bincount(labels).double()[labels]
+
+
+def make_loader(dataset: Dataset, batch_size: int, train: bool, seed: int, balanced: bool = False) -> DataLoader:
+    """A training loader shuffles (or, ``balanced``, draws classes evenly with replacement,
+    as many items an epoch as the set has); an evaluation loader keeps the order."""
     generator = torch.Generator().manual_seed(seed)
     # Dropping a ragged last batch keeps BatchNorm away from batches of one image.
     drop_last = train and len(dataset) > batch_size
+    if train and balanced:
+        # The sampler draws from the loader's generator, so reseeding it (batches.reseed) reseeds the draws.
+        sampler = WeightedRandomSampler(class_balance_weights(dataset.labels), len(dataset), replacement=True,
+                                        generator=generator)
+        return DataLoader(dataset, batch_size=batch_size, sampler=sampler, drop_last=drop_last, generator=generator)
     return DataLoader(dataset, batch_size=batch_size, shuffle=train, drop_last=drop_last, generator=generator)
 
 
@@ -96,20 +110,27 @@ class TensorBatches:
     features that bookkeeping costs more than the head's training step itself.
     """
 
-    def __init__(self, tensors: tuple[torch.Tensor, ...], batch_size: int, seed: int, device):
+    def __init__(self, tensors: tuple[torch.Tensor, ...], batch_size: int, seed: int, device,
+                 balanced: bool = False):
+        """``tensors``: (features, labels, indices); ``balanced``: draw classes evenly, with
+        replacement, as make_loader does."""
         self.tensors = tuple(t.to(device) for t in tensors)
         self.batch_size = batch_size
         self.generator = torch.Generator().manual_seed(seed)
         n = len(self.tensors[0])
         self.drop_last = n > batch_size  # as make_loader: no batch of one for BatchNorm
         self.sampler = None
+        self.weights = class_balance_weights(tensors[1]) if balanced else None
 
     def __len__(self) -> int:
         n = len(self.tensors[0])
         return n // self.batch_size if self.drop_last else -(-n // self.batch_size)
 
     def __iter__(self):
-        order = torch.randperm(len(self.tensors[0]), generator=self.generator).to(self.tensors[0].device)
+        n = len(self.tensors[0])
+        order = (torch.randperm(n, generator=self.generator) if self.weights is None
+                 else torch.multinomial(self.weights, n, replacement=True, generator=self.generator))
+        order = order.to(self.tensors[0].device)
         for b in range(len(self)):
             idx = order[b * self.batch_size:(b + 1) * self.batch_size]
             yield tuple(t[idx] for t in self.tensors)

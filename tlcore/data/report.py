@@ -89,14 +89,21 @@ def summarise(report: IngestReport, image_set, digests: list[str] | None = None,
         _warn_duplicates(report, image_set, digests)
 
 
+def is_imbalanced(counts) -> bool:
+    """Whether the largest class has more than IMBALANCE_RATIO times the images of the
+    smallest, empty classes left out: the rule of the ingest warning, and the one that turns
+    the balanced sampler on (DataConfig.balance "auto", tlcore.data.pipeline)."""
+    present = [int(n) for n in counts if n > 0]
+    return len(present) >= 2 and max(present) > IMBALANCE_RATIO * min(present)
+
+
 def _warn_counts(report: IngestReport) -> None:
     counts = {c: n for c, n in report.class_counts.items() if n > 0}
-    if len(counts) >= 2:
+    if is_imbalanced(counts.values()):
         big, small = max(counts, key=counts.get), min(counts, key=counts.get)
-        if counts[big] > IMBALANCE_RATIO * counts[small]:
-            report.warnings.append(
-                f"class imbalance: {big!r} has {counts[big]} images, {small!r} only {counts[small]}; "
-                "accuracy will favour the large classes, so watch per-class recall and macro F1")
+        report.warnings.append(
+            f"class imbalance: {big!r} has {counts[big]} images, {small!r} only {counts[small]}; "
+            "accuracy will favour the large classes, so watch per-class recall and macro F1")
     few = [c for c, n in counts.items() if n < FEW_PER_CLASS]
     if few:
         report.warnings.append(f"{len(few)} classes have fewer than {FEW_PER_CLASS} images "
