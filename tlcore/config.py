@@ -25,7 +25,13 @@ class DataConfig:
     val_fraction: float = 0.15
     test_fraction: float = 0.15
     image_size: int | None = None  # None: the backbone's default input size
-    augment: str = "none"  # none | light (random crop + small colour jitter) | flip (light + h-flip)
+    # One of AUGMENTATIONS, applied per image to training batches (tlcore.data.augment.PRESETS
+    # says what each does); "flip" (light + h-flip, no longer offered) is still accepted.
+    augment: str = "none"
+    # auto | sampler | off: "sampler" draws the labelled training classes evenly (1/count weights,
+    # with replacement, same epoch length); "auto" does so only when they are imbalanced by
+    # the ingest report's rule (tlcore.data.report.is_imbalanced).
+    balance: str = "auto"
     # Decisions about suspect target labels (the Feasibility page): {"drops": [image id, ...],
     # "relabels": {image id: class name}}, applied when the data is loaded; files never change.
     label_edits: dict[str, Any] | None = None
@@ -52,6 +58,10 @@ class OptimConfig:
     lr: float = 1e-3
     weight_decay: float = 1e-4
     momentum: float = 0.9  # sgd only
+    # How a linear head on frozen, cached features is trained. lbfgs: to its optimum, the problem
+    # being convex (logistic regression, L2 chosen on the target val split); sgd: by the
+    # optimiser above over the epochs, like any other run (to watch it learn).
+    head_solver: str = "lbfgs"
 
 
 @dataclass(frozen=True)
@@ -64,9 +74,13 @@ class ScheduleConfig:
     # Evaluate every k epochs (and after the last): on large val/test sets, or short epochs of
     # few labelled images, evaluation can cost more than the training it measures.
     eval_every: int = 1
+    # False: evaluate only on the val splits (the recipe search's candidates are chosen on val
+    # and their test score is never computed; the winner is retrained as an ordinary run).
+    eval_test: bool = True
 
 
-AUGMENTATIONS = ("none", "light", "flip")  # DataConfig.augment (tlcore.data.pipeline.BatchPreprocess)
+AUGMENTATIONS = ("none", "light", "standard", "strong")  # DataConfig.augment (tlcore.data.augment.PRESETS)
+HEAD_SOLVERS = ("lbfgs", "sgd")  # OptimConfig.head_solver
 BN_POLICIES = ("freeze", "update", "fixed")  # ModelConfig.bn_policy (tlcore.freezing.apply_freeze)
 MAPS_ENV = "TLSTUDIO_FEATURE_MAPS"  # on | pca | off: the feature-map default of runs started here
 LAYOUTS = ("umap", "pca")
@@ -108,6 +122,10 @@ class RunConfig:
     threads: int = 0
     tracking: str = ""  # "mlflow": also log to MLflow (see tlcore.tracking); MLFLOW_TRACKING_URI turns it on too
     name: str = ""
+    # > 0: a recipe search (tlcore.search) within this many seconds: candidates are tried on
+    # this run's data, and the run becomes the winner, retrained here (its config.json then
+    # holds the winner's config, with 0 here).
+    search_budget_s: float = 0.0
     environment: dict[str, Any] = field(default_factory=dict)  # library versions, git commit (recorded)
 
     def to_dict(self) -> dict:

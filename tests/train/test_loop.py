@@ -20,9 +20,11 @@ def digits_config(**kw) -> RunConfig:
 
 
 def probe_config(epochs: int) -> RunConfig:
-    """The real pretrained default as a linear probe: every backbone stage frozen."""
+    """The real pretrained default as a linear probe: every backbone stage frozen, the head
+    trained by SGD epochs on the feature cache (the convex solver is tests/test_linear_head.py)."""
     return RunConfig(data=DataConfig(target="syndigits", per_class=10, image_size=64),
-                     model=ModelConfig(freeze="all"), schedule=ScheduleConfig(epochs=epochs), batch_size=16)
+                     model=ModelConfig(freeze="all"), optim=OptimConfig(head_solver="sgd"),
+                     schedule=ScheduleConfig(epochs=epochs), batch_size=16)
 
 
 def count_backbone_calls(strategy) -> list:
@@ -72,25 +74,16 @@ def test_stop_flag_stops_at_the_next_step_and_keeps_a_checkpoint(tmp_path):
 
 def test_resume_from_a_checkpoint_continues_to_the_same_end(tmp_path):
     full = fit(digits_config(), out_dir=tmp_path / "full")
+    epochs_ended = []
     part = fit(digits_config(schedule=ScheduleConfig(epochs=3)), out_dir=tmp_path / "part",
-                 should_stop=_stop_at_epoch_end(2))
+               listeners=[lambda e: epochs_ended.append(e) if isinstance(e, EpochEnded) else None],
+               should_stop=lambda: len(epochs_ended) >= 2)  # asked as epoch 2 ends: the loop stops there
     assert part.status == "stopped" and part.summary["epochs_run"] == 2
     resumed = fit(digits_config(), out_dir=tmp_path / "part", resume=True)
     assert resumed.status == "finished" and resumed.summary["epochs_run"] == 3
     assert resumed.summary["target.test.accuracy"] == pytest.approx(full.summary["target.test.accuracy"])
     assert [h["target.val.accuracy"] for h in resumed.history] == \
         pytest.approx([h["target.val.accuracy"] for h in full.history])
-
-
-def _stop_at_epoch_end(epochs: int):
-    """A stop flag raised on the last step of epoch ``epochs`` (steps per epoch known from the data)."""
-    state = {"steps": 0}
-    steps_per_epoch = 105 // 16  # 15 a class x 10 classes x 70% train, ragged batch dropped
-
-    def should_stop():
-        state["steps"] += 1
-        return state["steps"] >= epochs * steps_per_epoch
-    return should_stop
 
 
 def test_nan_loss_stops_with_a_clear_message(tmp_path):

@@ -34,6 +34,9 @@ class StrategyInfo:
     help: Mapping[str, str] = field(default_factory=dict)  # one line per hyper-parameter
     recommended_freeze: str | None = None
     cacheable: bool = False  # can train on cached features when the backbone is frozen
+    # The labelled splits whose plain cross-entropy is the whole loss (e.g. target_labelled):
+    # with a frozen backbone the head is then fitted to its optimum (tlcore.features.fit_linear_head).
+    linear_head_data: tuple[str, ...] = ()
     semi_supervised: bool = False  # also uses labelled target images when there are some
     uses_unlabelled_target: bool = False  # trains on target images without their labels
     # What training_step reports besides the loss and the classification terms, with the

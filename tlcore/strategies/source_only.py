@@ -8,7 +8,8 @@ class SourceOnly(Strategy):
     info = StrategyInfo(
         name="source_only", family="baseline",
         description="Train on the labelled source only and test on the target: the no-adaptation baseline",
-        needs_source=True, needs_target_labels=False, cacheable=True)
+        needs_source=True, needs_target_labels=False, cacheable=True,
+        linear_head_data=("source_train",))
 
     def training_step(self, batch, progress):
         return self.supervised_step(batch, "src")

@@ -7,12 +7,12 @@ import numpy as np
 import torch
 
 from ..backbones import backbone_info, create_backbone
-from ..config import RunConfig
+from ..config import HEAD_SOLVERS, RunConfig
 from ..data import is_domain, list_domains
-from ..data.pipeline import BatchPreprocess, ResizedImages
+from ..data.pipeline import BALANCE_MODES, BatchPreprocess, ResizedImages
 from ..data.run_data import RunData, prepare_data
 from ..devices import cpu_supports_bf16, resolve_device
-from ..features import extract_features, feature_dataset
+from ..features import LinearFit, extract_features, feature_dataset, fit_linear_head
 from ..freezing import parse_freeze_spec
 from ..registry import UnknownNameError
 from ..strategies import create_strategy, strategy_info
@@ -58,6 +58,10 @@ def validate_config(config: RunConfig) -> list[str]:
         (config.schedule.scheduler not in list_schedules(),
          f"unknown scheduler {config.schedule.scheduler!r}; valid: {', '.join(list_schedules())}"),
         (config.devices < 1, "devices must be at least 1"),
+        (config.data.balance not in BALANCE_MODES,
+         f"unknown balance {config.data.balance!r}; valid: {', '.join(BALANCE_MODES)}"),
+        (config.optim.head_solver not in HEAD_SOLVERS,
+         f"unknown head solver {config.optim.head_solver!r}; valid: {', '.join(HEAD_SOLVERS)}"),
     ]
     for bad, message in checks:
         if bad:
@@ -91,6 +95,7 @@ class TrainContext:
         self.preprocess = BatchPreprocess(info.mean, info.std, config.data.augment).to(fabric.device)
         self._datasets: dict[str, ResizedImages] = {}
         self._features: dict[str, torch.Tensor] = {}
+        self._linear_fits: dict[tuple[str, ...], LinearFit | None] = {}
 
     # ---- data sets by name: target_labelled, target_unlabelled, target_val, target_test,
     #      source_train, source_val, source_test
@@ -126,6 +131,20 @@ class TrainContext:
             self._features[which] = extract_features(self.strategy.backbone, self.dataset(which), self.preprocess,
                                                      max(self.config.batch_size, 64), self.fabric)
         return self._features[which]
+
+    def linear_fit(self, splits: tuple[str, ...]) -> LinearFit | None:
+        """The optimal linear head on the untrained network's features of ``splits`` (their
+        labels), its L2 strength chosen on target_val; computed once per run and shared by the
+        before-transfer probe, a frozen-backbone run's head and LP-FT's starting head, so they
+        agree. None when the splits hold fewer than two classes."""
+        if splits not in self._linear_fits:
+            parts = [self.initial_features(s) for s in splits if self.has(s)]
+            f = np.concatenate([p[0] for p in parts]) if parts else np.zeros((0, 1))
+            y = np.concatenate([p[1] for p in parts]) if parts else np.zeros(0, dtype=np.int64)
+            val = self.initial_features("target_val") if self.has("target_val") else (None, None)
+            self._linear_fits[splits] = fit_linear_head(f, y, *val, len(self.data.class_names)) \
+                if len(np.unique(y)) >= 2 else None
+        return self._linear_fits[splits]
 
     def cached_dataset(self, which: str):
         return feature_dataset(self.feature_tensor(which), self.dataset(which))

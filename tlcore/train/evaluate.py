@@ -55,7 +55,7 @@ def evaluate_all(ctx: TrainContext, strategy, fabric, cached: bool) -> dict:
     metrics = {}
     for domain, split in (("target", "val"), ("target", "test"), ("source", "val"), ("source", "test")):
         which = f"{domain}_{split}"
-        if not ctx.has(which):
+        if (split == "test" and not ctx.config.schedule.eval_test) or not ctx.has(which):
             continue
         dataset = ctx.cached_dataset(which) if cached else ctx.dataset(which)
         true, pred, conf = predict(ctx, strategy.eval_model(domain), fabric, dataset, cached)

@@ -14,7 +14,8 @@ import torch
 
 from ..config import RunConfig
 from ..devices import fabric_precision, resolve_device, resolve_precision
-from ..features import linear_probe
+from ..features import LinearFit, linear_probe
+from ..metrics import classification_metrics
 from ..run_folder import RunFolder
 from .batches import assemble, build_loaders, forever, images_in, reseed
 from .checkpoint import load_checkpoint
@@ -64,8 +65,8 @@ def train(config: RunConfig, listeners: Iterable[Callable] = (), should_stop: Ca
     every event; ``resume_from``: a run folder whose last checkpoint training continues from."""
     loop = _Loop(config, listeners, should_stop)
     loop.prepare(resume_from)
-    for epoch in range(loop.state.epoch, config.schedule.epochs):
-        if not loop.run_epoch(epoch):
+    for epoch in range(loop.state.epoch, loop.epochs):
+        if not loop.run_epoch(epoch) or loop.stop_asked_between_epochs():
             break
     return loop.finish()
 
@@ -91,17 +92,19 @@ class _Loop:
         the checkpoint to resume from. Ends with RunStarted."""
         config, fabric = self.config, self.fabric
         self.ctx = ctx = TrainContext(config, fabric)
-        for warning in ctx.warnings:
-            self.emit(LogMessage(warning, "warning"))
         self.strategy = strategy = ctx.strategy
         strategy.to(fabric.device)
         self.before = self._before_probe()
         strategy.setup(ctx)
         self.cached = self._feature_cache_on()
         strategy.features_cached = self.cached
+        self.head_fit = self._convex_head_fit()
+        self.epochs = 1 if self.head_fit else config.schedule.epochs  # the solver's one "epoch"
         self.loaders, self.main_key = build_loaders(ctx, self.cached)
-        steps_per_epoch = len(self.loaders[self.main_key])
-        self.total_steps = steps_per_epoch * config.schedule.epochs
+        for warning in ctx.warnings:  # the loaders add theirs (e.g. the class-balanced sampler turned on)
+            self.emit(LogMessage(warning, "warning"))
+        steps_per_epoch = len(self.head_fit.candidates) if self.head_fit else len(self.loaders[self.main_key])
+        self.total_steps = steps_per_epoch * self.epochs
         optimizer, self.scheduler = build_optimizer(config, strategy, self.total_steps, steps_per_epoch)
         if self.device == "cuda":
             strategy.to(memory_format=torch.channels_last)
@@ -114,17 +117,32 @@ class _Loop:
         self.n_params = sum(p.numel() for p in strategy.parameters())
         trainable = sum(p.numel() for p in strategy.parameters() if p.requires_grad)
         self.emit(RunStarted(self.device, self.precision, self.n_params, trainable, steps_per_epoch,
-                             config.schedule.epochs, self.cached, self.state.global_step, self.state.epoch,
+                             self.epochs, self.cached, self.state.global_step, self.state.epoch,
                              ctx, strategy, self.optimizer, self.scheduler))
 
     def _before_probe(self) -> dict | None:
-        """Before transfer: a linear probe on the untrained network's features, same split."""
+        """Before transfer: the optimal linear head on the untrained network's features (its L2
+        strength chosen on target val), trained on the labelled target, else on the source."""
         ctx = self.ctx
         probe_train = "target_labelled" if len(ctx.data.target_labelled) else "source_train"
-        if not ctx.has(probe_train):
+        if not ctx.has(probe_train) or not self.config.schedule.eval_test:
             return None
-        return linear_probe(*ctx.initial_features(probe_train), *ctx.initial_features("target_test"),
-                            ctx.data.class_names, self.config.seed)
+        test_f, test_y = ctx.initial_features("target_test")
+        fit = ctx.linear_fit((probe_train,))
+        if fit is None:  # one class only: the probe can only say that class
+            return linear_probe(*ctx.initial_features(probe_train), test_f, test_y, ctx.data.class_names)
+        return classification_metrics(test_y, fit.head.predict(test_f), ctx.data.class_names)
+
+    def _convex_head_fit(self) -> LinearFit | None:
+        """With every backbone stage frozen and a plain cross-entropy strategy, training the
+        head is logistic regression: solved to its optimum instead of by SGD epochs, so the run
+        cannot end below the before-transfer probe (OptimConfig.head_solver "sgd" keeps SGD)."""
+        splits = self.ctx.strategy_info.linear_head_data
+        head = self.strategy.backbone.head
+        if not (self.cached and splits and self.config.optim.head_solver == "lbfgs"
+                and isinstance(head, torch.nn.Linear)):
+            return None
+        return self.ctx.linear_fit(splits)
 
     def _feature_cache_on(self) -> bool:
         """Train the head on cached features: the backbone is frozen, so its output for an
@@ -146,7 +164,7 @@ class _Loop:
         state.train_seconds += time.perf_counter() - t0
         if state.status == "failed":
             return False
-        stopped, last = state.status == "stopped", epoch + 1 == config.schedule.epochs
+        stopped, last = state.status == "stopped", epoch + 1 == self.epochs
         evaluated = (epoch + 1) % max(config.schedule.eval_every, 1) == 0 or last or stopped
         metrics = evaluate_all(self.ctx, self.strategy, self.fabric, self.cached) if evaluated else {}
         improved = self._record(epoch + 1, metrics, evaluated)
@@ -158,7 +176,18 @@ class _Loop:
                                  "epochs"))
         return not (stopped or early)
 
+    def stop_asked_between_epochs(self) -> bool:
+        """A stop asked for as an epoch ended: the run ends there, on a whole epoch (the recipe
+        search trains its candidates rung by rung this way, resuming the ones it keeps)."""
+        if self.state.epoch < self.epochs and self.should_stop is not None and self.should_stop():
+            self.state.status = "stopped"
+            return True
+        return False
+
     def _train_steps(self, epoch: int) -> None:
+        if self.head_fit is not None:
+            self._solve_head(epoch)
+            return
         state, optimizer = self.state, self.optimizer
         others = {k: forever(loader) for k, loader in self.loaders.items() if k != self.main_key}
         self.model.train()
@@ -181,6 +210,26 @@ class _Loop:
             if self.should_stop is not None and self.should_stop():
                 state.status = "stopped"
                 return
+
+    def _solve_head(self, epoch: int) -> None:
+        """The convex head: one step per L2 strength tried (its train loss and accuracy, its
+        val accuracy), then the chosen one's weights in the head."""
+        fit, head, n = self.head_fit, self.strategy.backbone.head, self.total_steps
+        images = sum(len(self.ctx.dataset(s)) for s in self.ctx.strategy_info.linear_head_data)
+        self.state.train_seconds += fit.seconds  # the fits ran while the run was prepared
+        for row in fit.candidates:
+            self.state.global_step += 1
+            self.state.images_seen += images
+            values = {"loss": row["train_loss"], "train_acc": row["train_accuracy"], "l2_C": row["C"]}
+            if "val_accuracy" in row:
+                values["val_acc"] = row["val_accuracy"]
+            self.emit(StepEnded(epoch + 1, self.state.global_step, values))
+        weight, bias = fit.head.linear_weights(self.strategy.num_classes)
+        with torch.no_grad():
+            head.weight.copy_(weight.to(head.weight.device))
+            head.bias.copy_(bias.to(head.bias.device))
+        self.emit(LogMessage(f"linear head fitted to its optimum (L-BFGS), L2 strength C={fit.C:g} chosen on the "
+                             f"target val split out of {n} tried"))
 
     def _diverged(self, loss: torch.Tensor, epoch: int) -> None:
         state = self.state
@@ -215,5 +264,7 @@ class _Loop:
             state.images_seen = int(fabric.all_reduce(torch.tensor(float(state.images_seen)), reduce_op="sum").item())
         summary = build_summary(self.config, self.ctx, state, self.before, self.device, self.precision, self.cached,
                                 time.perf_counter() - self.started, self.n_params)
+        if self.head_fit is not None:
+            summary["linear_head_C"] = self.head_fit.C  # the L2 strength the convex head chose on val
         self.emit(RunEnded(state.status, summary, state.error))
         return TrainResult(state.status, summary, None, self.strategy, state.history, fabric.is_global_zero)
