@@ -1,6 +1,10 @@
-"""Predictions from a trained run: its best (or last) checkpoint applied to new images."""
+"""Predictions from a trained run: its best (or last) checkpoint applied to new images,
+optionally with flip test-time augmentation (TTA), and a finished run's test split scored
+without and with it."""
 from __future__ import annotations
 
+import os
+import time
 from pathlib import Path
 
 import numpy as np
@@ -11,8 +15,38 @@ from safetensors.torch import load_file
 from .backbones import backbone_info, create_backbone
 from .data.images import ImageRejected, decode_image
 from .data.pipeline import BatchPreprocess
+from .metrics import classification_metrics
 from .run_folder import RunFolder
 from .strategies import create_strategy
+
+TTA_MODES = ("none", "flip")  # flip: each image and its mirror image (left-right), probabilities averaged
+# Built-in domains where a mirrored image is not the same class (a mirrored 2, 3 or 7 is no
+# digit): flip TTA has no reason to help there, and measured on syndigits it did not
+# (BENCHMARKS.md, "Test-time augmentation").
+MIRROR_SENSITIVE_DOMAINS = ("mnist", "mnist-m", "syndigits", "digits-uci")
+EVAL_BATCH = 64
+
+
+def tta_mode(tta: bool | str | None) -> str:
+    """'none' or 'flip' from a bool (True: flip) or a mode's name; anything else is refused by name."""
+    if tta is None or tta is False:
+        return "none"
+    if tta is True:
+        return "flip"
+    if isinstance(tta, str) and tta.strip().lower() in TTA_MODES:
+        return tta.strip().lower()
+    raise ValueError(f"unknown test-time augmentation {str(tta)[:40]!r}: use one of {', '.join(TTA_MODES)}")
+
+
+@torch.no_grad()
+def tta_probabilities(model: torch.nn.Module, x: torch.Tensor, tta: bool | str | None = "none") -> torch.Tensor:
+    """(N, classes) softmax of a preprocessed (N, 3, H, W) batch; with flip TTA the mean of
+    the softmax of each image and of its horizontal mirror. Probabilities are averaged, not
+    logits, so one confident view cannot outvote the other by its scale alone."""
+    prob = model(x).float().softmax(1)
+    if tta_mode(tta) == "flip":
+        prob = (prob + model(x.flip(3)).float().softmax(1)) / 2
+    return prob
 
 
 def square_inputs(images: list[np.ndarray], size: int) -> np.ndarray:
@@ -61,20 +95,30 @@ class Predictor:
         self.preprocess = BatchPreprocess(info.mean, info.std)
         self.checkpoint = checkpoint
 
-    @torch.no_grad()
-    def predict(self, images: list[np.ndarray], k: int = 3) -> list[list[tuple[str, float]]]:
-        """Top-``k`` (class, probability) for each (H, W, 3) uint8 image."""
+    def probabilities(self, images: list[np.ndarray], tta: bool | str | None = "none") -> torch.Tensor:
+        """(N, classes) class probabilities of (H, W, 3) uint8 images, in batches of EVAL_BATCH."""
+        mode = tta_mode(tta)  # refused before any work
+        parts = [tta_probabilities(self.model, self.preprocess(torch.from_numpy(
+            square_inputs(images[s:s + EVAL_BATCH], self.size)).permute(0, 3, 1, 2)), mode)
+            for s in range(0, len(images), EVAL_BATCH)]
+        return torch.cat(parts) if parts else torch.zeros(0, len(self.class_names))
+
+    def predict(self, images: list[np.ndarray], k: int = 3, tta: bool | str | None = "none"
+                ) -> list[list[tuple[str, float]]]:
+        """Top-``k`` (class, probability) for each (H, W, 3) uint8 image; ``tta`` 'flip' (or
+        True) averages each image's probabilities with its mirror image's."""
+        tta = tta_mode(tta)  # refused even with no image to predict
         if not images:
             return []
-        x = torch.from_numpy(square_inputs(images, self.size)).permute(0, 3, 1, 2)
-        prob = self.model(self.preprocess(x)).float().softmax(1)
+        prob = self.probabilities(images, tta)
         top = prob.topk(min(k, prob.shape[1]), dim=1)
         return [[(self.class_names[int(i)], float(p)) for p, i in zip(ps, idx)]
                 for ps, idx in zip(top.values, top.indices)]
 
-    def predict_files(self, files: list[tuple[str, bytes]], k: int = 3) -> list[dict]:
+    def predict_files(self, files: list[tuple[str, bytes]], k: int = 3, tta: bool | str | None = "none") -> list[dict]:
         """Uploaded files: each decoded safely; one that is not a usable image gets its reason.
         Rows: {file, top [(class, probability)], error, image (the decoded pixels)}."""
+        tta = tta_mode(tta)  # before any file is decoded
         rows, images, where = [], [], []
         for name, data in files:
             try:
@@ -83,6 +127,34 @@ class Predictor:
                 rows.append({"file": name, "top": None, "error": None, "image": images[-1]})
             except ImageRejected as exc:  # not an image we can read: its reason, not a crash
                 rows.append({"file": name, "top": None, "error": str(exc), "image": None})
-        for i, top in zip(where, self.predict(images, k)):
+        for i, top in zip(where, self.predict(images, k, tta)):
             rows[i]["top"] = top
         return rows
+
+
+class TTAUnavailable(ValueError):
+    """The run's test split cannot be scored again (its data changed or is gone)."""
+
+
+def evaluate_with_tta(run_folder: str | os.PathLike, which: str = "last") -> dict:
+    """A run's target test split (rebuilt from its config) scored by its checkpoint without
+    and with flip TTA: {"none": metrics, "flip": metrics, "seconds": {mode: s}, "n",
+    "checkpoint"}; metrics as tlcore.metrics.classification_metrics. ``which`` defaults to
+    the last epoch's weights: those the run's own summary scored, so "none" reproduces its
+    recorded accuracy and the difference is the augmentation's alone."""
+    predictor = Predictor(run_folder, which)
+    try:
+        ids, images, labels = run_test_split(run_folder)
+    except (OSError, LookupError, ValueError) as exc:  # an upload that is gone, data that changed
+        raise TTAUnavailable(f"the run's test images cannot be loaded again ({exc})") from None
+    recorded = RunFolder(run_folder).test_set()
+    if recorded is not None and list(ids) != list(recorded.ids):
+        raise TTAUnavailable(f"the data changed since the run: its test split now has {len(ids)} images, "
+                             f"the run recorded {len(recorded.ids)} (or others)")
+    out = {"n": len(labels), "checkpoint": predictor.checkpoint.stem, "seconds": {}}
+    for mode in TTA_MODES:
+        start = time.perf_counter()
+        pred = predictor.probabilities(images, mode).argmax(1).numpy()
+        out["seconds"][mode] = round(time.perf_counter() - start, 3)
+        out[mode] = classification_metrics(labels, pred, predictor.class_names)
+    return out
