@@ -3,6 +3,7 @@ import streamlit as st
 
 from pages.shared.data_choice import chosen
 from pages.shared.run_panel import run_panel
+from pages.shared.search_view import search_form
 from pages.shared.setup import active_run, page_setup, set_active_run
 from pages.shared.train_form import build_config, current_strategy, freeze_plan, strategy_choice, training_fields
 from tlcore.config import DEFAULT_BACKBONE, ModelConfig
@@ -53,6 +54,9 @@ with st.expander("New run", expanded=active_run(store) is None):
             set_active_run(run_ids[0])
             st.session_state.pop("run.feeds", None)
             st.rerun()
+
+with st.expander("Find the best recipe", icon=":material/travel_explore:"):
+    search_form(store, config, problem)
 
 if store is not None:
     run = active_run(store)

@@ -36,6 +36,8 @@ class RunFolder:
     TEST_THUMBS = "target_test_thumbs.npy"  # 64 px thumbnails of the target test images
     TEST_PREDICTIONS = "target_test_predictions.json"  # the latest evaluated epoch's
     CHECKPOINTS = "checkpoints"
+    LEADERBOARD = "leaderboard.json"  # a recipe search's candidates, live (tlcore.runs.search_run)
+    CANDIDATES = "candidates"  # a recipe search's candidate runs, one folder each
     SNAPSHOTS = "snapshots"
     EXPORTS = "exports"
     # Inside checkpoints/: the last epoch's weights, optimiser state and loop state, and the
@@ -119,6 +121,13 @@ class RunFolder:
 
     def write_test_predictions(self, epoch: int, predictions: dict) -> None:
         write_json(self.file(self.TEST_PREDICTIONS), {"epoch": epoch, **predictions})
+
+    def leaderboard(self) -> dict | None:
+        """{phase, budget_s, started, candidates: [row...], winner...} of a recipe search."""
+        return _read_json(self.file(self.LEADERBOARD))
+
+    def write_leaderboard(self, board: dict) -> None:
+        write_json(self.file(self.LEADERBOARD), board)
 
     def artifact(self, name: str):
         """A strategy's artifact (e.g. instance_weights.json), or None."""

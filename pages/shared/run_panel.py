@@ -17,6 +17,7 @@ from tlcore.runs.read import MetricsFeed, instance_weights, progress, waiting_fo
 from tlcore.runs.scheduler import log_tail
 
 from .format import duration, gain, percent, status_badge
+from .search_view import leaderboard
 from .setup import set_active_run
 
 POLL_SECONDS = 0.5  # measured: the chart trails the worker by under a second (BENCHMARKS.md)
@@ -56,6 +57,8 @@ def _draw(store, run_id: str, was_live: tuple[bool, bool]) -> None:
     if group:
         _group_progress(store, group, run_id)
     _state(store, run)
+    if run.config.search_budget_s > 0:
+        leaderboard(run)
     if not prog.step and run.live:
         st.caption("Shown: step 0 · the curves appear with the first training step")
         return

@@ -11,7 +11,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from . import catalogue, export, feasibility, runs, train
+from . import auto, catalogue, export, feasibility, runs, train
 
 BENCH_HELP = "run the benchmarks of a checkout: the same as python -m benchmarks (see its --help)"
 
@@ -21,6 +21,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
     catalogue.add_parsers(sub)
     train.add_parser(sub)
+    auto.add_parser(sub)
     runs.add_parser(sub)
     sub.add_parser("bench", help=BENCH_HELP, add_help=False)
     feasibility.add_feasibility_parser(sub)

@@ -36,7 +36,11 @@ def run_recorded(store, run_id: str, extra_listeners=(), resume: bool = False):
         # One heavy job at a time per slot: a feasibility check or a pretrained map may hold it.
         slot = heavy_slot(store.root, on_wait=lambda why: _waiting(store, run_id, why))
         with _torch_threads(run.config.threads), slot:
-            result = train(run.config, listeners, stop, resume_from=run.files if resume or run.resume else None)
+            if run.config.search_budget_s > 0:  # a recipe search: it ends as its winner's run
+                from .search_run import run_search
+                result = run_search(run.config, run.files, listeners, stop)
+            else:
+                result = train(run.config, listeners, stop, resume_from=run.files if resume or run.resume else None)
     except BaseException as exc:  # noqa: BLE001 - any failure must reach the store, then propagate
         store.update(run_id, status="failed", ended=time.time(), error=f"{type(exc).__name__}: {exc}")
         raise

@@ -1,0 +1,64 @@
+"""'Find the best recipe' on the Train page: the button, and a search run's leaderboard."""
+from __future__ import annotations
+
+import time
+
+import streamlit as st
+
+from tlcore.runs import RunStoreError, submit
+from tlcore.search import DEFAULT_BUDGET_S, MIN_BUDGET_S, candidate_configs
+
+from .format import percent
+from .setup import set_active_run
+
+
+def search_form(store, config, problem: str | None) -> None:
+    """The stated candidates for the chosen data, a budget and the button that queues the
+    search as a run (its data, backbone, image size and seed are the form's)."""
+    recipes = [recipe for recipe, _ in candidate_configs(config)] if config is not None else []
+    st.caption("Tries these recipes on your data and keeps the best by **validation** accuracy (successive "
+               "halving: all train one epoch, the better half three, the best the full 12), then retrains the "
+               "winner as an ordinary run. The test split is used only to report the winner.")
+    st.markdown("\n".join(f"- **{r.name}**: {r.description}" for r in recipes) or "- (choose data first)")
+    budget = st.number_input("Time budget (seconds)", MIN_BUDGET_S, 24 * 3600, DEFAULT_BUDGET_S, step=30,
+                             key="train.search_budget",
+                             help="for the whole search, the winner's retraining included; 180 s fits the demo "
+                                  "on 2 CPU cores, a GPU gets further in the same time")
+    if st.button("Find the best recipe", icon=":material/travel_explore:", disabled=problem is not None
+                 or store is None or not recipes, key="ui.search"):
+        try:
+            run_id = submit(store, config.replace(search_budget_s=float(budget)), "recipe search")
+        except RunStoreError as exc:
+            st.error(f"The search was not started: {exc}")
+        else:
+            set_active_run(run_id)
+            st.session_state.pop("run.feeds", None)
+            st.rerun()
+
+
+PHASES = {"searching": "Trying recipes", "retraining": "Retraining the winner", "done": "Done"}
+
+
+def leaderboard(run) -> None:
+    """The candidates so far, best first: validation accuracy, epochs, seconds, status."""
+    board = run.files.leaderboard()
+    if not board:
+        st.caption("Recipe search: starting…")
+        return
+    elapsed = board.get("seconds") or (time.time() - board["started"] if run.live else None)
+    phase = PHASES.get(board["phase"], board["phase"])
+    spent = f" · {elapsed:.0f} s of a {board['budget_s']:.0f} s budget" if elapsed is not None else ""
+    st.markdown(f"**Recipe search** · {phase}{spent}")
+    rows = sorted(board["candidates"], key=lambda r: r["val_accuracy"] if r["val_accuracy"] is not None else -1,
+                  reverse=True)
+    winner = board.get("winner")
+    st.dataframe([{"recipe": ("★ " if r["recipe"] == winner else "") + r["recipe"],
+                   "val accuracy": r["val_accuracy"], "epochs": r["epochs"], "seconds": r["seconds"],
+                   "status": r["status"] + (f" ({r['note']})" if r.get("note") else "")} for r in rows],
+                 hide_index=True, width="stretch",
+                 column_config={"val accuracy": st.column_config.NumberColumn(format="percent")})
+    if winner and board["phase"] == "done":
+        summary = run.summary or {}
+        st.success(f"Winner: **{winner}** · target test accuracy {percent(summary.get('target.test.accuracy'))} "
+                   f"(before transfer {percent(summary.get('before.target.test.accuracy'))}). Its per-class "
+                   "results are on the Evaluate page.")

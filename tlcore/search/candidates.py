@@ -1,0 +1,80 @@
+"""The recipes the search tries: a small, stated set, cheapest first.
+
+Every candidate is an ordinary RunConfig: the user's data, backbone, image size, batch
+size, seed and hardware settings, with the method, freeze plan, learning rate and
+augmentation of the recipe. The first is always the optimal linear head (seconds, and the
+floor: the search never returns a model below it on validation).
+"""
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+
+from ..config import AUGMENTATIONS, RunConfig, StrategyConfig
+
+EPOCHS = 12  # what a candidate that survives every rung trains for (its cosine schedule's length)
+
+
+@dataclass(frozen=True)
+class Recipe:
+    name: str
+    description: str
+    strategy: str
+    freeze: str
+    lr: float = 1e-3
+    lr_decay: float = 1.0
+    augment: str = "none"
+    needs_source: bool = False
+    needs_target_labels: bool = True
+
+
+def _augment(preferred: str) -> str:
+    """The preset if this version has it, else the strongest older one."""
+    return preferred if preferred in AUGMENTATIONS else "flip" if "flip" in AUGMENTATIONS else "none"
+
+
+def recipes() -> list[Recipe]:
+    """Target-only recipes, then the adaptation ones (tried when there is a source set)."""
+    return [
+        Recipe("linear head", "every backbone stage frozen; logistic regression on the features, solved to its "
+               "optimum (L2 chosen on val)", "finetune", "all"),
+        Recipe("last stage + augmentation", "the last stage and the head train, standard augmentation",
+               "finetune", "last:1", augment=_augment("standard")),
+        Recipe("last two stages", "the last two stages and the head train, light augmentation", "finetune", "last:2",
+               augment=_augment("light")),
+        Recipe("LP-FT", "the optimal linear head first, then every stage fine-tunes at a tenth of the LR", "lp_ft",
+               "none", augment=_augment("light")),
+        Recipe("full fine-tune, discriminative LRs", "every stage trains; each stage down from the head at half "
+               "the LR of the one above", "finetune", "none", lr_decay=0.5, augment=_augment("light")),
+        Recipe("source only", "the optimal linear head on the labelled source: no adaptation", "source_only", "all",
+               needs_source=True, needs_target_labels=False),
+        Recipe("DANN", "adversarial domain adaptation, the last two stages train", "dann", "last:2",
+               needs_source=True, needs_target_labels=False),
+        Recipe("CORAL", "source and target feature covariances aligned, the last two stages train", "coral",
+               "last:2", needs_source=True, needs_target_labels=False),
+    ]
+
+
+def candidate_configs(base: RunConfig, epochs: int = EPOCHS) -> list[tuple[Recipe, RunConfig]]:
+    """Each applicable recipe as a config on ``base``'s data and hardware. Without a source
+    set, the target-only recipes; with one, the adaptation recipes too (the target-only ones
+    need labelled target images: with --target-labels 0 they are left out)."""
+    has_source = bool(base.data.source)
+    target_labels = base.data.target_labels_per_class != 0
+    chosen = [r for r in recipes() if (r.needs_source and has_source)
+              or (not r.needs_source and r.needs_target_labels and target_labels)]
+    return [(recipe, _config(base, recipe, epochs)) for recipe in chosen]
+
+
+def _config(base: RunConfig, recipe: Recipe, epochs: int) -> RunConfig:
+    linear = recipe.freeze == "all"
+    return base.replace(
+        name=recipe.name, search_budget_s=0.0,
+        data=dataclasses.replace(base.data, augment="none" if linear else recipe.augment),
+        model=dataclasses.replace(base.model, freeze=recipe.freeze, lr_decay=recipe.lr_decay),
+        strategy=StrategyConfig(recipe.strategy),
+        optim=dataclasses.replace(base.optim, name="adamw", lr=recipe.lr, head_solver="lbfgs"),
+        schedule=dataclasses.replace(base.schedule, epochs=1 if linear else epochs, scheduler="cosine",
+                                     warmup_epochs=0.0, early_stopping_patience=None, eval_every=1,
+                                     monitor="accuracy"),
+        feature_map=dataclasses.replace(base.feature_map, every=0))
