@@ -58,16 +58,29 @@ def run_job(job: dict) -> dict:
     from tlcore.train import train
     config = RunConfig.from_dict(job["config"])
     t0 = time.perf_counter()
-    result = train(config)
+    result = _search(config) if config.search_budget_s > 0 else train(config)
     s = result.summary
     row = {**job["meta"], "status": s["status"], "error": s.get("error"),
            "acc": s.get("target.test.accuracy"), "f1": s.get("target.test.macro_f1"),
            "val_acc": s.get("target.val.accuracy"),
            "source_acc": s.get("source.test.accuracy"), "before_acc": s.get("before.target.test.accuracy"),
            "train_s": s.get("train_time_s"), "wall_s": round(time.perf_counter() - t0, 1)}
+    if "search" in s:
+        row["winner"], row["search_s"] = s["search"]["winner"], s["search"]["seconds"]
+        row["candidates"] = s["search"]["candidates"]
     if job.get("gap") and s["status"] == "finished":
         row["gap"] = trained_gap(config, result.strategy, job["gap"])
     return row
+
+
+def _search(config):
+    """A recipe search as the dashboard runs it (tlcore.runs.search_run), in a scratch folder."""
+    import tempfile
+
+    from tlcore.run_folder import RunFolder
+    from tlcore.runs.search_run import run_search
+    with tempfile.TemporaryDirectory(prefix="tlstudio-bench-search-") as folder:
+        return run_search(config, RunFolder(folder), [], None)
 
 
 # Set by ``bench --rerun REGEX``: only jobs whose label matches REGEX run; the others keep

@@ -48,7 +48,8 @@ def section(name: str, title: str, quick_budget_s: int, retable: Callable | None
     return wrap
 
 
-MODULES = ("transfer", "adaptation", "speed", "speed_models")  # the order sections are listed and run in
+# The order sections are listed and run in.
+MODULES = ("transfer", "recipe_search", "adaptation", "speed", "speed_models")
 
 
 def _load_sections() -> list[str]:

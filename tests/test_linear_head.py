@@ -44,7 +44,7 @@ def test_the_head_is_sklearn_s_logistic_regression(clipart_features, C):
         return -C * log_p[np.arange(len(train_y)), train_y].sum() + 0.5 * (w ** 2).sum()
 
     ours_value = objective(ours.weight.numpy(), ours.bias.numpy())
-    assert ours_value <= objective(theirs.coef_, theirs.intercept_) * (1 + 1e-6)
+    assert ours_value <= objective(theirs.coef_, theirs.intercept_) * (1 + 1e-4)
 
 
 def test_the_folded_linear_layer_gives_the_same_logits(clipart_features):

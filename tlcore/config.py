@@ -77,6 +77,9 @@ class ScheduleConfig:
     # False: evaluate only on the val splits (the recipe search's candidates are chosen on val
     # and their test score is never computed; the winner is retrained as an ordinary run).
     eval_test: bool = True
+    # > 0: end the run after this many epochs, the LR schedule keeping its full length (the
+    # recipe search retrains its winner to the epoch it was chosen at, on the same schedule).
+    stop_after_epochs: int = 0
 
 
 AUGMENTATIONS = ("none", "light", "standard", "strong")  # DataConfig.augment (tlcore.data.augment.PRESETS)

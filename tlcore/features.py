@@ -86,14 +86,14 @@ class SoftmaxHead:
         self.mu, self.sd, self.C = train_f.mean(0), train_f.std(0) + 1e-6, C
         self.classes = np.arange(num_classes)
         x, y = self._scale(train_f), torch.as_tensor(train_y, dtype=torch.long)
-        self.weight = torch.zeros(num_classes, x.shape[1], dtype=torch.float64, requires_grad=True)
-        self.bias = torch.zeros(num_classes, dtype=torch.float64, requires_grad=True)
+        self.weight = torch.zeros(num_classes, x.shape[1], requires_grad=True)
+        self.bias = torch.zeros(num_classes, requires_grad=True)
         if warm_from is not None:  # the neighbouring C's solution: L-BFGS starts near the optimum
             with torch.no_grad():
                 self.weight.copy_(warm_from.weight)
                 self.bias.copy_(warm_from.bias)
         optimizer = torch.optim.LBFGS([self.weight, self.bias], lr=1, max_iter=500, history_size=20,
-                                      tolerance_grad=1e-7, tolerance_change=1e-12, line_search_fn="strong_wolfe")
+                                      tolerance_grad=1e-5, tolerance_change=1e-9, line_search_fn="strong_wolfe")
         penalty = 1.0 / (2.0 * C * len(y))
 
         def objective():
@@ -108,7 +108,7 @@ class SoftmaxHead:
         self.bias.requires_grad_(False)
 
     def _scale(self, f: np.ndarray) -> torch.Tensor:
-        return torch.as_tensor((f - self.mu) / self.sd, dtype=torch.float64)
+        return torch.as_tensor((f - self.mu) / self.sd, dtype=torch.float32)
 
     def logits(self, f: np.ndarray) -> torch.Tensor:
         return self._scale(f) @ self.weight.T + self.bias
@@ -122,7 +122,7 @@ class SoftmaxHead:
     def linear_weights(self, num_classes: int) -> tuple[torch.Tensor, torch.Tensor]:
         """(W, b) of an nn.Linear(D, num_classes) on raw features with the same logits: the
         standardisation folded in."""
-        sd, mu = torch.as_tensor(self.sd, dtype=torch.float64), torch.as_tensor(self.mu, dtype=torch.float64)
+        sd, mu = torch.as_tensor(self.sd, dtype=torch.float32), torch.as_tensor(self.mu, dtype=torch.float32)
         w = self.weight / sd
         return w.float(), (self.bias - w @ mu).float()
 

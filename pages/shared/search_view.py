@@ -17,12 +17,12 @@ def search_form(store, config, problem: str | None) -> None:
     search as a run (its data, backbone, image size and seed are the form's)."""
     recipes = [recipe for recipe, _ in candidate_configs(config)] if config is not None else []
     st.caption("Tries these recipes on your data and keeps the best by **validation** accuracy (successive "
-               "halving: all train one epoch, the better half three, the best the full 12), then retrains the "
-               "winner as an ordinary run. The test split is used only to report the winner.")
+               "halving: all train a twelfth of their schedule, the better half a quarter, the best all of it), "
+               "and keeps the winner as an ordinary run. The test split is used only to report the winner.")
     st.markdown("\n".join(f"- **{r.name}**: {r.description}" for r in recipes) or "- (choose data first)")
     budget = st.number_input("Time budget (seconds)", MIN_BUDGET_S, 24 * 3600, DEFAULT_BUDGET_S, step=30,
                              key="train.search_budget",
-                             help="for the whole search, the winner's retraining included; 180 s fits the demo "
+                             help="for the whole search; 180 s fits the demo "
                                   "on 2 CPU cores, a GPU gets further in the same time")
     if st.button("Find the best recipe", icon=":material/travel_explore:", disabled=problem is not None
                  or store is None or not recipes, key="ui.search"):
@@ -36,7 +36,7 @@ def search_form(store, config, problem: str | None) -> None:
             st.rerun()
 
 
-PHASES = {"searching": "Trying recipes", "retraining": "Retraining the winner", "done": "Done"}
+PHASES = {"searching": "Trying recipes", "evaluating": "Evaluating the winner on test", "done": "Done"}
 
 
 def leaderboard(run) -> None:

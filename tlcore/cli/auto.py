@@ -75,7 +75,7 @@ def _print_leaderboard(summary: dict, folder) -> None:
     console = Console()
     console.print(table)
     test = summary.get("target.test.accuracy")
-    console.print(f"winner: {search.get('winner')}, retrained: target val {summary.get('target.val.accuracy', 0):.3f}"
+    console.print(f"winner: {search.get('winner')}, kept: target val {summary.get('target.val.accuracy', 0):.3f}"
                   f", target test {'-' if test is None else f'{test:.3f}'} (before transfer: "
                   f"{summary.get('before.target.test.accuracy', float('nan')):.3f}); files in {folder}")
 

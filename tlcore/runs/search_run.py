@@ -1,7 +1,8 @@
 """A recipe search as a run of the store: the candidates are tried in RUN/candidates/ (the
-leaderboard, live, in RUN/artifacts/leaderboard.json), then the winner is retrained in the
-run itself with the run's listeners, so the search ends as an ordinary run: its config.json
-is the winner's (a replay retrains it), its summary has the winner's test score and, under
+leaderboard, live, in RUN/leaderboard.json), then the winner is kept: its last checkpoint
+becomes the run's and is evaluated once with the run's listeners, so the search ends as an
+ordinary run: its config.json is the winner's (a replay retrains it: the same schedule,
+ended at the epoch it was chosen at), its summary has the winner's test score and, under
 "search", the leaderboard with validation scores and seconds (no other test score exists).
 """
 from __future__ import annotations
@@ -18,7 +19,7 @@ from ..train.events import RunEnded
 
 
 def run_search(config, folder: RunFolder, listeners: list, should_stop) -> TrainResult:
-    """Search, then retrain the winner here; ``listeners`` hear only the winner's training."""
+    """Search, then keep the winner here; ``listeners`` hear only the winner's evaluation."""
     started, budget = time.time(), config.search_budget_s
     write = lambda phase, rows, **extra: folder.write_leaderboard(  # noqa: E731
         {"phase": phase, "budget_s": budget, "started": started, "candidates": rows, **extra})
@@ -26,9 +27,12 @@ def run_search(config, folder: RunFolder, listeners: list, should_stop) -> Train
     outcome = search(config, folder.file(folder.CANDIDATES), budget, lambda rows: write("searching", rows), should_stop)
     winner = outcome.winner
     final = _winner_config(config, outcome)
-    write("retraining", outcome.leaderboard(), winner=winner.recipe.name)
+    write("evaluating", outcome.leaderboard(), winner=winner.recipe.name)
+    # Keep the winner: its last checkpoint (the model it was scored with) becomes this run's,
+    # resumed with nothing left to train, so it is evaluated once, on test too.
+    _keep_last_checkpoint(RunFolder(winner.folder), folder)
     note = _SearchInSummary(outcome, budget, started)
-    result = train(final, [note, *listeners], should_stop)
+    result = train(final, [note, *listeners], should_stop, resume_from=folder)
     write("done" if result.status == "finished" else result.status, outcome.leaderboard(), winner=winner.recipe.name,
           retrained_val_accuracy=result.summary.get("target.val.accuracy"), seconds=round(time.time() - started, 1))
     _drop_candidate_checkpoints(folder)
@@ -36,13 +40,15 @@ def run_search(config, folder: RunFolder, listeners: list, should_stop) -> Train
 
 
 def _winner_config(config, outcome: SearchOutcome):
-    """The winner's config to retrain: as many epochs as it trained in the search (a cosine
-    schedule over them), under the search run's name."""
+    """The winner's config: its schedule, ended at the epoch it was chosen at (a
+    candidate pruned or out of budget at rung k was scored there), under the search run's
+    name, with the search run's feature map and test evaluation."""
     winner = outcome.winner
-    epochs = max(winner.epochs_done, 1)
+    schedule = winner.config.schedule
+    stop_after = winner.epochs_done if 0 < winner.epochs_done < schedule.epochs else 0
     name = config.name or f"best recipe: {winner.recipe.name}"
     return winner.config.replace(name=name, feature_map=config.feature_map,
-                                 schedule=dataclasses.replace(winner.config.schedule, epochs=epochs, eval_test=True))
+                                 schedule=dataclasses.replace(schedule, stop_after_epochs=stop_after, eval_test=True))
 
 
 class _SearchInSummary:
@@ -60,6 +66,12 @@ class _SearchInSummary:
                 "chosen_on": "target.val.accuracy (then val loss); test scores of the other candidates were "
                              "never computed",
                 "candidates": self.outcome.leaderboard()}
+
+
+def _keep_last_checkpoint(candidate: RunFolder, run: RunFolder) -> None:
+    run.checkpoints.mkdir(parents=True, exist_ok=True)
+    for name in (run.LAST_WEIGHTS, run.LAST_STATE, run.LAST_LOOP):
+        shutil.copy2(candidate.checkpoints / name, run.checkpoints / name)
 
 
 def _drop_candidate_checkpoints(folder: RunFolder) -> None:

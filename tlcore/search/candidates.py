@@ -13,6 +13,14 @@ from dataclasses import dataclass
 from ..config import AUGMENTATIONS, RunConfig, StrategyConfig
 
 EPOCHS = 12  # what a candidate that survives every rung trains for (its cosine schedule's length)
+MIN_STEPS = 60  # ... at least: 5 labels a class of 10 classes is one batch an epoch
+
+
+def epochs_for(labelled_images: int, batch_size: int) -> int:
+    """EPOCHS, or a multiple of it when an epoch is only a step or two, so every candidate gets
+    at least MIN_STEPS optimiser steps (a multiple: the rungs stay on evaluated epochs)."""
+    steps_per_epoch = max(1, labelled_images // batch_size)
+    return EPOCHS * max(1, -(-MIN_STEPS // (steps_per_epoch * EPOCHS)))
 
 
 @dataclass(frozen=True)
@@ -74,7 +82,9 @@ def _config(base: RunConfig, recipe: Recipe, epochs: int) -> RunConfig:
         model=dataclasses.replace(base.model, freeze=recipe.freeze, lr_decay=recipe.lr_decay),
         strategy=StrategyConfig(recipe.strategy),
         optim=dataclasses.replace(base.optim, name="adamw", lr=recipe.lr, head_solver="lbfgs"),
+        # Evaluated on val 12 times over the schedule, so at every rung (1/12, 1/4, all of it).
         schedule=dataclasses.replace(base.schedule, epochs=1 if linear else epochs, scheduler="cosine",
-                                     warmup_epochs=0.0, early_stopping_patience=None, eval_every=1,
-                                     monitor="accuracy"),
+                                     warmup_epochs=0.0, early_stopping_patience=None,
+                                     eval_every=1 if linear else max(1, epochs // EPOCHS), monitor="accuracy",
+                                     eval_test=False, stop_after_epochs=0),
         feature_map=dataclasses.replace(base.feature_map, every=0))

@@ -4,8 +4,8 @@ Every candidate trains one epoch (rung 0); the better half by target val accurac
 3 epochs, the better half of those to the full schedule. A candidate stops at a rung by
 the loop's stop between epochs and resumes from its checkpoint, so its cosine schedule is
 the full one throughout. Candidates never evaluate on test: their test score is never
-computed. The budget covers the retraining of the winner too: a candidate goes on to a
-rung only if that, plus retraining it (or the current leader) to that length, still fits.
+computed. A candidate goes on to a rung only if that still leaves time to evaluate the
+winner (tlcore.runs.search_run keeps it and evaluates it once, on test too).
 """
 from __future__ import annotations
 
@@ -14,12 +14,14 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
+
 from ..config import RunConfig
 from ..fit import fit
 from ..train.events import EpochEnded
-from .candidates import EPOCHS, Recipe, candidate_configs
+from .candidates import Recipe, candidate_configs, epochs_for
 
-RUNGS = (1, 3, EPOCHS)
+RUNGS = (1 / 12, 1 / 4, 1)  # of a candidate's epochs: 1, 3 and 12 of the usual 12
 DEFAULT_BUDGET_S = 180  # fits a CPU: the demo, or a 200-image upload at 64 px, on 2 cores
 MIN_BUDGET_S = 20  # below this not even the linear head and its retraining fit
 SETUP_GUESS_S = 5.0  # data, model and features of a candidate before its first step, until measured
@@ -54,11 +56,6 @@ class Candidate:
         per_epoch = self.epoch_seconds if self.epoch_seconds is not None else guess
         return self.setup_seconds + per_epoch * max(epochs - self.epochs_done, 0)
 
-    def retrain_cost(self, epochs: int, guess: float) -> float:
-        """Seconds to train it again from scratch to ``epochs``: the winner is retrained."""
-        per_epoch = self.epoch_seconds if self.epoch_seconds is not None else guess
-        return self.setup_seconds + per_epoch * min(epochs, self.config.schedule.epochs)
-
     def row(self) -> dict:
         return {"recipe": self.recipe.name, "description": self.recipe.description,
                 "strategy": self.config.strategy.name, "freeze": self.config.model.freeze,
@@ -88,16 +85,18 @@ def search(base: RunConfig, folder: str | Path, budget_s: float, on_update: Call
         raise SearchError(f"a budget of {budget_s:g} s is too small for even one candidate: give at least "
                           f"{MIN_BUDGET_S} s (the default, {DEFAULT_BUDGET_S} s, fits the demo on 2 CPU cores)")
     started, deadline = time.monotonic(), time.monotonic() + budget_s
-    cands = [Candidate(r, c, Path(folder) / f"{i}-{r.strategy}") for i, (r, c) in enumerate(candidate_configs(base))]
+    epochs = epochs_for(_labelled_images(base), base.batch_size)
+    cands = [Candidate(r, c, Path(folder) / f"{i}-{r.strategy}")
+             for i, (r, c) in enumerate(candidate_configs(base, epochs))]
     if not cands:
         raise SearchError("no recipe applies: the target needs labelled images (--target-labels is 0) or a "
                           "source set (--source)")
     report = (lambda: on_update([c.row() for c in cands])) if on_update else (lambda: None)
     stop = should_stop or (lambda: False)
     alive = list(cands)
-    for rung, epochs in enumerate(RUNGS):
+    for rung, fraction in enumerate(RUNGS):
         for cand in sorted(alive, key=lambda c: c.score(), reverse=True):
-            target = min(epochs, cand.config.schedule.epochs)
+            target = max(1, round(fraction * cand.config.schedule.epochs))
             if stop() or cand.epochs_done >= target or cand.status in ("failed", "out of budget"):
                 continue
             if not _fits(cand, target, cands, deadline):
@@ -109,15 +108,29 @@ def search(base: RunConfig, folder: str | Path, budget_s: float, on_update: Call
     return _outcome(cands, started, stop())
 
 
+def _labelled_images(base: RunConfig) -> int:
+    """The labelled training images an epoch walks (the larger of target and source), and a
+    clear refusal for data the search cannot rank candidates on."""
+    from ..data.run_data import prepare_data
+    data = prepare_data(base)
+    labels = data.target.labels[data.target_labelled]
+    counts = np.bincount(labels, minlength=len(data.class_names))
+    thin = [data.class_names[c] for c in np.flatnonzero(counts < 2)] if not base.data.source else []
+    if thin:
+        raise SearchError(f"too few labelled training images in class(es) {', '.join(map(repr, thin[:5]))} "
+                          "(fewer than 2 after the val/test split): add images, or drop the class")
+    if not len(data.target_index("val")):
+        raise SearchError("the target has no validation images to rank the recipes on: it needs more images")
+    return max(len(data.target_labelled), len(data.source_index("train")) if data.source is not None else 0)
+
+
 def _fits(cand: Candidate, target: int, cands: list[Candidate], deadline: float) -> bool:
-    """Whether training ``cand`` on to ``target`` epochs, then retraining it or the current
-    leader (whichever costs more), ends before the deadline. Unmeasured candidates are
-    guessed at the slowest epoch measured so far (the recipes come cheapest first)."""
+    """Whether training ``cand`` on to ``target`` epochs, then evaluating the winner (a
+    candidate's set-up again), ends before the deadline. Unmeasured candidates are guessed
+    at the slowest epoch measured so far (the recipes come cheapest first)."""
     measured = [c.epoch_seconds for c in cands if c.epoch_seconds is not None and c.recipe.freeze != "all"]
     guess = max(measured, default=SETUP_GUESS_S)
-    scored = [c for c in cands if c.val_accuracy is not None]
-    leader = max(scored, key=lambda c: c.score()) if scored else cand
-    reserve = max(cand.retrain_cost(target, guess), leader.retrain_cost(leader.epochs_done, guess))
+    reserve = max(c.setup_seconds for c in cands)
     return time.monotonic() + cand.cost_to(target, guess) + reserve <= deadline
 
 

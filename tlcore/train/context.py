@@ -51,6 +51,7 @@ def validate_config(config: RunConfig) -> list[str]:
         (config.data.image_size is not None and config.data.image_size < 8, "image size must be at least 8 px"),
         (config.schedule.epochs < 1, "epochs must be at least 1"),
         (config.schedule.eval_every < 1, "eval_every must be at least 1"),
+        (config.schedule.stop_after_epochs < 0, "stop_after_epochs must be 0 (off) or more"),
         (config.batch_size < 2, "batch size must be at least 2"),
         (config.optim.lr <= 0, "learning rate must be positive"),
         (config.optim.name not in list_optimizers(),

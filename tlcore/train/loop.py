@@ -65,6 +65,8 @@ def train(config: RunConfig, listeners: Iterable[Callable] = (), should_stop: Ca
     every event; ``resume_from``: a run folder whose last checkpoint training continues from."""
     loop = _Loop(config, listeners, should_stop)
     loop.prepare(resume_from)
+    if resume_from is not None and 0 < loop.epochs <= loop.state.epoch:
+        loop.evaluate_as_ended()  # nothing left to train: the checkpoint is the model
     for epoch in range(loop.state.epoch, loop.epochs):
         if not loop.run_epoch(epoch) or loop.stop_asked_between_epochs():
             break
@@ -99,12 +101,13 @@ class _Loop:
         self.cached = self._feature_cache_on()
         strategy.features_cached = self.cached
         self.head_fit = self._convex_head_fit()
-        self.epochs = 1 if self.head_fit else config.schedule.epochs  # the solver's one "epoch"
+        self.epochs = 1 if self.head_fit else self._epochs_to_run()  # the solver's is one "epoch"
         self.loaders, self.main_key = build_loaders(ctx, self.cached)
         for warning in ctx.warnings:  # the loaders add theirs (e.g. the class-balanced sampler turned on)
             self.emit(LogMessage(warning, "warning"))
         steps_per_epoch = len(self.head_fit.candidates) if self.head_fit else len(self.loaders[self.main_key])
-        self.total_steps = steps_per_epoch * self.epochs
+        # The schedule's length: what the LR schedule and a strategy's progress run over.
+        self.total_steps = steps_per_epoch * (1 if self.head_fit else config.schedule.epochs)
         optimizer, self.scheduler = build_optimizer(config, strategy, self.total_steps, steps_per_epoch)
         if self.device == "cuda":
             strategy.to(memory_format=torch.channels_last)
@@ -132,6 +135,10 @@ class _Loop:
         if fit is None:  # one class only: the probe can only say that class
             return linear_probe(*ctx.initial_features(probe_train), test_f, test_y, ctx.data.class_names)
         return classification_metrics(test_y, fit.head.predict(test_f), ctx.data.class_names)
+
+    def _epochs_to_run(self) -> int:
+        stop_after = self.config.schedule.stop_after_epochs
+        return min(stop_after, self.config.schedule.epochs) if stop_after > 0 else self.config.schedule.epochs
 
     def _convex_head_fit(self) -> LinearFit | None:
         """With every backbone stage frozen and a plain cross-entropy strategy, training the
@@ -175,6 +182,19 @@ class _Loop:
             self.emit(LogMessage(f"early stop: no val improvement for {config.schedule.early_stopping_patience} "
                                  "epochs"))
         return not (stopped or early)
+
+    def evaluate_as_ended(self) -> None:
+        """A run resumed with no epoch left to train (the recipe search keeps its winner this
+        way, with test evaluation now on): evaluate the checkpoint once as the run's last and
+        best epoch, so its files, summary and store rows describe that model."""
+        state = self.state
+        metrics = evaluate_all(self.ctx, self.strategy, self.fabric, self.cached)
+        state.metrics = metrics
+        state.best_value = metrics.get(f"target.val.{self.config.schedule.monitor}", state.best_value)
+        state.best_epoch = state.epoch
+        if state.history:
+            state.history[-1].update({k: v for k, v in metrics.items() if not isinstance(v, dict)})
+        self.emit(EpochEnded(state.epoch, metrics, 0.0, True, final=True, loop_state=state.checkpoint_record()))
 
     def stop_asked_between_epochs(self) -> bool:
         """A stop asked for as an epoch ended: the run ends there, on a whole epoch (the recipe
