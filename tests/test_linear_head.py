@@ -79,3 +79,27 @@ def test_a_frozen_backbone_run_never_ends_below_its_probe(tmp_path):
     # The same run with SGD epochs, as before: what the solver replaces.
     sgd = fit(config.replace(optim=OptimConfig(head_solver="sgd")), tmp_path / "sgd").summary
     assert sgd["epochs_run"] == 5 and "linear_head_C" not in sgd
+
+
+def test_with_augmentation_the_cache_holds_augmented_views_and_val_picks_the_head(tmp_path):
+    need_domain("clipart")
+    from tlcore.fit import fit
+    from tlcore.train.events import LogMessage, RunStarted
+    config = RunConfig(data=DataConfig(target="clipart", per_class=20, target_labels_per_class=10, image_size=48,
+                                       augment="standard"), cache_views=4, threads=1)
+    config = config.replace(model=config.model.__class__(freeze="all"))
+    events = []
+    s = fit(config, tmp_path / "run", [events.append]).summary
+    started = next(e for e in events if isinstance(e, RunStarted))
+    assert started.feature_cache and s["feature_cache"]  # augmentation no longer turns the cache off
+    assert len(started.context.training_features("target_labelled")[0]) == 4 * len(
+        started.context.dataset("target_labelled"))
+    assert any(isinstance(e, LogMessage) and "chosen on val" in e.text for e in events)
+    # Val chose between the plain head (the probe's) and the augmented one: never below the probe
+    # on val; on test it may differ from the probe, the choice being made on val.
+    assert s["target.val.accuracy"] >= fit_val_of_probe(started.context) - 1e-9
+
+
+def fit_val_of_probe(ctx) -> float:
+    fit = ctx.linear_fit(("target_labelled",))
+    return next(r for r in fit.candidates if r["C"] == fit.C)["val_accuracy"]

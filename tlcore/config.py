@@ -120,6 +120,9 @@ class RunConfig:
     precision: str = "auto"  # auto | fp32 | bf16 | fp16
     devices: int = 1  # >1 launches data-parallel processes through Lightning Fabric
     feature_cache: bool = True  # train the head on cached features when the backbone is frozen
+    # With augmentation and a frozen backbone: views of each training image in the feature
+    # cache (the plain one and cache_views - 1 augmented), computed once before training.
+    cache_views: int = 8
     # torch's CPU threads (0: the worker's share of the cores). Part of the config because a
     # CPU run's result depends on it: measured here, 1 and 2 threads end on different weights.
     threads: int = 0

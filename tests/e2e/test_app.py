@@ -316,3 +316,32 @@ def test_train_the_demo_watch_it_live_refresh_and_evaluate(tmp_path, browser):
         proc.wait(timeout=20)
         # The UMAP code this test compiled, for the tests after it (see conftest).
         shutil.copytree(tmp_path / "numba", os.environ["NUMBA_CACHE_DIR"], dirs_exist_ok=True)
+
+
+def test_find_the_best_recipe_shows_the_leaderboard_live_and_the_winner(tmp_path, browser):
+    """Press 'Find the best recipe' for the demo with a small budget: the leaderboard appears
+    while candidates train, then the winner with its test accuracy; the run it leaves is an
+    ordinary run (Evaluate shows it)."""
+    proc, url = start_server(tmp_path, TLSTUDIO_FEATURE_MAPS="off")
+    try:
+        page = open_page(browser, f"{url}/train")
+        fill_train_form(page, epochs=3, per_class=30, image_size=32)
+        page.get_by_text("Find the best recipe").first.click()
+        budget = page.get_by_role("spinbutton", name="Time budget (seconds)")
+        budget.fill("40")
+        budget.press("Enter")
+        wait_idle(page)
+        assert "linear head" in page.locator("[data-testid=stMain]").inner_text()  # the stated candidates
+        page.get_by_role("button", name="Find the best recipe").click()
+        page.wait_for_function("() => /Trying recipes/.test(document.body.innerText)", timeout=90_000)
+        page.wait_for_function("() => /pruned|kept/.test(document.body.innerText)", timeout=90_000)
+        shot(page, "search_live")
+        page.wait_for_function("() => /Winner:/.test(document.body.innerText)", timeout=180_000)
+        wait_idle(page)
+        text = page.locator("[data-testid=stMain]").inner_text()
+        assert "target test accuracy" in text and "★" in text
+        assert page.locator("[data-testid=stException]").count() == 0
+        shot(page, "search_done")
+    finally:
+        proc.terminate()
+        proc.wait(timeout=20)

@@ -29,7 +29,7 @@ def build_loaders(ctx: TrainContext, cached: bool) -> tuple[dict, str]:
     kinds = batch_kinds(ctx)
     balanced = balanced_kinds(ctx, kinds)
     if cached:
-        loaders = {k: TensorBatches(ctx.cached_dataset(BATCH_KEYS[k]).tensors, config.batch_size, config.seed + j,
+        loaders = {k: TensorBatches(ctx.cached_training_set(BATCH_KEYS[k]).tensors, config.batch_size, config.seed + j,
                                     fabric.device, balanced=k in balanced) for j, k in enumerate(kinds)}
     else:
         loaders = {k: fabric.setup_dataloaders(make_loader(ctx.dataset(BATCH_KEYS[k]), config.batch_size, True,

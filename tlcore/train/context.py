@@ -5,6 +5,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from torch.utils.data import TensorDataset
 
 from ..backbones import backbone_info, create_backbone
 from ..config import HEAD_SOLVERS, RunConfig
@@ -95,8 +96,8 @@ class TrainContext:
                                         config.strategy.params, config.model.freeze, config.model.bn_policy)
         self.preprocess = BatchPreprocess(info.mean, info.std, config.data.augment).to(fabric.device)
         self._datasets: dict[str, ResizedImages] = {}
-        self._features: dict[str, torch.Tensor] = {}
-        self._linear_fits: dict[tuple[str, ...], LinearFit | None] = {}
+        self._features: dict = {}  # split name, or (split name, views) for training_features
+        self._linear_fits: dict[tuple, LinearFit | None] = {}
 
     # ---- data sets by name: target_labelled, target_unlabelled, target_val, target_test,
     #      source_train, source_val, source_test
@@ -133,19 +134,41 @@ class TrainContext:
                                                      max(self.config.batch_size, 64), self.fabric)
         return self._features[which]
 
-    def linear_fit(self, splits: tuple[str, ...]) -> LinearFit | None:
+    def training_features(self, which: str) -> tuple[torch.Tensor, np.ndarray]:
+        """The feature cache of a training split: its plain features, and with augmentation
+        on, config.cache_views - 1 augmented views of every image too (labels repeated)."""
+        views = 1 if self.config.data.augment == "none" else max(1, self.config.cache_views)
+        if (which, views) not in self._features:
+            dataset, augment = self.dataset(which), lambda x: self.preprocess(x, train=True)
+            extra = [extract_features(self.strategy.backbone, dataset, augment, max(self.config.batch_size, 64),
+                                      self.fabric) for _ in range(views - 1)]
+            self._features[(which, views)] = torch.cat([self.feature_tensor(which), *extra])
+        return self._features[(which, views)], np.tile(self.dataset(which).labels, views)
+
+    def cached_training_set(self, which: str) -> TensorDataset:
+        features, labels = self.training_features(which)
+        return TensorDataset(features, torch.as_tensor(labels), torch.arange(len(labels)) % len(self.dataset(which)))
+
+    def linear_fit(self, splits: tuple[str, ...], augmented: bool = False) -> LinearFit | None:
         """The optimal linear head on the untrained network's features of ``splits`` (their
         labels), its L2 strength chosen on target_val; computed once per run and shared by the
         before-transfer probe, a frozen-backbone run's head and LP-FT's starting head, so they
-        agree. None when the splits hold fewer than two classes."""
-        if splits not in self._linear_fits:
-            parts = [self.initial_features(s) for s in splits if self.has(s)]
+        agree. ``augmented``: on the feature cache's augmented views. None when the splits
+        hold fewer than two classes."""
+        key = (splits, augmented)
+        if key not in self._linear_fits:
+            parts = [self._numpy(*self.training_features(s)) if augmented else self.initial_features(s)
+                     for s in splits if self.has(s)]
             f = np.concatenate([p[0] for p in parts]) if parts else np.zeros((0, 1))
             y = np.concatenate([p[1] for p in parts]) if parts else np.zeros(0, dtype=np.int64)
             val = self.initial_features("target_val") if self.has("target_val") else (None, None)
-            self._linear_fits[splits] = fit_linear_head(f, y, *val, len(self.data.class_names)) \
+            self._linear_fits[key] = fit_linear_head(f, y, *val, len(self.data.class_names)) \
                 if len(np.unique(y)) >= 2 else None
-        return self._linear_fits[splits]
+        return self._linear_fits[key]
+
+    @staticmethod
+    def _numpy(features: torch.Tensor, labels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        return features.numpy(), labels
 
     def cached_dataset(self, which: str):
         return feature_dataset(self.feature_tensor(which), self.dataset(which))

@@ -43,6 +43,11 @@ class TrainResult:
         return self.strategy.eval_model("target").eval()
 
 
+def _val_score(fit: LinearFit) -> tuple[float, float]:
+    row = next(r for r in fit.candidates if r["C"] == fit.C)
+    return row.get("val_accuracy", 0.0), -row.get("val_loss", 0.0)
+
+
 def make_fabric(config: RunConfig):
     try:
         from lightning_fabric import Fabric
@@ -149,15 +154,24 @@ class _Loop:
         if not (self.cached and splits and self.config.optim.head_solver == "lbfgs"
                 and isinstance(head, torch.nn.Linear)):
             return None
-        return self.ctx.linear_fit(splits)
+        plain = self.ctx.linear_fit(splits)
+        if self.config.data.augment == "none" or plain is None:
+            return plain
+        # With augmentation: fitted on the augmented views too, and kept only if val says so.
+        augmented = self.ctx.linear_fit(splits, augmented=True)
+        better = max((plain, augmented), key=_val_score)
+        self.emit(LogMessage(f"linear head: {'augmented' if better is augmented else 'plain'} features chosen on "
+                             f"val ({_val_score(augmented)[0]:.3f} augmented, {_val_score(plain)[0]:.3f} plain)"))
+        return better
 
     def _feature_cache_on(self) -> bool:
         """Train the head on cached features: the backbone is frozen, so its output for an
-        image never changes (and nothing augments the images)."""
+        image never changes; with augmentation, the cache holds a few augmented views of each."""
         backbone = self.strategy.backbone
         frozen = all(s.name in backbone.frozen_stages for s in backbone.stages() if s.name != "head")
-        return (self.config.feature_cache and self.ctx.strategy_info.cacheable and frozen
-                and self.config.data.augment == "none" and self.config.devices == 1)
+        augmented_ok = self.config.data.augment == "none" or self.config.cache_views >= 1
+        return (self.config.feature_cache and self.ctx.strategy_info.cacheable and frozen and augmented_ok
+                and self.config.devices == 1)
 
     def run_epoch(self, epoch: int) -> bool:
         """Train one epoch, evaluate when due, tell the listeners; False when the run ends here."""
