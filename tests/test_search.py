@@ -79,8 +79,9 @@ def test_bad_data_gets_a_clear_message_and_nothing_outside_the_store(tmp_path, f
     need_domain("clipart")
     data = tmp_path / "data"
     data.mkdir()
+    args = flags(data)  # the data is made first: it must not change
     before = files_under(data)
-    done = auto(tmp_path, *flags(data))
+    done = auto(tmp_path, *args)
     assert done.returncode == 2 and message in done.stderr, done.stderr[-1500:]
     assert "Traceback" not in done.stderr
     assert files_under(data) == before

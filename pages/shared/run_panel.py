@@ -57,10 +57,12 @@ def _draw(store, run_id: str, was_live: tuple[bool, bool]) -> None:
     if group:
         _group_progress(store, group, run_id)
     _state(store, run)
-    if run.config.search_budget_s > 0:
+    searching = run.config.search_budget_s > 0
+    if searching:
         leaderboard(run)
     if not prog.step and run.live:
-        st.caption("Shown: step 0 · the curves appear with the first training step")
+        if not searching:  # a search's run has no steps of its own: its candidates train apart
+            st.caption("Shown: step 0 · the curves appear with the first training step")
         return
     _charts(store, run_id, rows)
     # The newest step on screen and when it was drawn: what the lag benchmark reads.

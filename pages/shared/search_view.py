@@ -20,8 +20,8 @@ def search_form(store, config, problem: str | None) -> None:
                "halving: all train a twelfth of their schedule, the better half a quarter, the best all of it), "
                "and keeps the winner as an ordinary run. The test split is used only to report the winner.")
     st.markdown("\n".join(f"- **{r.name}**: {r.description}" for r in recipes) or "- (choose data first)")
-    budget = st.number_input("Time budget (seconds)", MIN_BUDGET_S, 24 * 3600, DEFAULT_BUDGET_S, step=30,
-                             key="train.search_budget",
+    st.session_state.setdefault("train.search_budget", DEFAULT_BUDGET_S)  # kept across pages, as the form's
+    budget = st.number_input("Time budget (seconds)", MIN_BUDGET_S, 24 * 3600, step=30, key="train.search_budget",
                              help="for the whole search; 180 s fits the demo "
                                   "on 2 CPU cores, a GPU gets further in the same time")
     if st.button("Find the best recipe", icon=":material/travel_explore:", disabled=problem is not None
