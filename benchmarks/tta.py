@@ -43,7 +43,7 @@ def one_run(job: tuple[str, int]) -> dict:
     """Train one run into a temporary folder, then score its test split without and with flip."""
     import torch
 
-    from tlcore.fit import fit
+    from tlcore import fit
     from tlcore.predict import evaluate_with_tta
     torch.set_num_threads(1)
     target, seed = job

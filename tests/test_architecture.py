@@ -101,3 +101,13 @@ def test_functions_fit_on_a_screen():
                 if lines > MAX_FUNCTION_LINES:
                     long.append(f"{path.relative_to(ROOT)}:{node.lineno} {node.name} ({lines} lines)")
     assert long == []
+
+
+def test_importing_the_core_never_hides_the_fit_function():
+    """``from tlcore import fit`` is the notebook's entry point; a submodule named tlcore.fit
+    replaced it with itself once anything imported that module directly (29 tests failed)."""
+    code = ("import tlcore.search, tlcore.runs.search_run, tlcore.fitting\n"
+            "from tlcore import fit\n"
+            "assert callable(fit) and fit.__module__ == 'tlcore.fitting', fit\n")
+    done = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr[-1500:]

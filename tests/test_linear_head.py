@@ -68,7 +68,7 @@ def test_the_l2_strength_is_chosen_on_validation(clipart_features):
 
 def test_a_frozen_backbone_run_never_ends_below_its_probe(tmp_path):
     need_domain("clipart")
-    from tlcore.fit import fit
+    from tlcore import fit
     config = RunConfig(data=DataConfig(target="clipart", per_class=20, target_labels_per_class=10, image_size=48),
                        schedule=ScheduleConfig(epochs=5), threads=1)
     config = config.replace(model=config.model.__class__(freeze="all"))
@@ -83,7 +83,7 @@ def test_a_frozen_backbone_run_never_ends_below_its_probe(tmp_path):
 
 def test_with_augmentation_the_cache_holds_augmented_views_and_val_picks_the_head(tmp_path):
     need_domain("clipart")
-    from tlcore.fit import fit
+    from tlcore import fit
     from tlcore.train.events import LogMessage, RunStarted
     config = RunConfig(data=DataConfig(target="clipart", per_class=20, target_labels_per_class=10, image_size=48,
                                        augment="standard"), cache_views=4, threads=1)

@@ -9,7 +9,9 @@ From Python (a notebook, a script), the same core in a few lines::
 
 The names below are imported on first use, so ``import tlcore`` (and the CLI's light
 commands) do not pay for torch. ``fit`` trains in this process and writes the run folder
-(``tlcore.fit``); ``tlcore.train.train`` is the bare loop under it.
+(``tlcore.fitting``: a module named apart from the function, since importing a submodule
+``tlcore.fit`` would replace the package's ``fit`` with it); ``tlcore.train.train`` is
+the bare loop under it.
 """
 from __future__ import annotations
 
@@ -20,7 +22,7 @@ _API = {
     "RunConfig": "config", "DataConfig": "config", "ModelConfig": "config", "StrategyConfig": "config",
     "OptimConfig": "config", "ScheduleConfig": "config", "FeatureMapConfig": "config",
     # training and using the result
-    "fit": "fit", "TrainResult": "train.loop", "Predictor": "predict",
+    "fit": "fitting", "TrainResult": "train.loop", "Predictor": "predict",
     # what there is to choose from
     "list_backbones": "backbones", "backbone_info": "backbones", "create_backbone": "backbones",
     "list_strategies": "strategies", "strategy_info": "strategies",

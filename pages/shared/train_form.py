@@ -95,11 +95,8 @@ def _recommendation(current: str) -> None:
         button.button(f"Use {rec.strategy}", key="ui.use_recommended", on_click=_use_recommendation, args=(rec,))
 
 
-def training_fields(info, target: str) -> dict:
-    """Optimiser, schedule and data settings, with defaults that finish in about a minute on
-    a CPU for the built-in demo and use the backbone's own input size on a GPU."""
-    backbone = st.session_state.get("model.backbone", DEFAULT_BACKBONE)
-    native = backbone_info(backbone).input_size
+def _training_defaults(native: int) -> None:
+    """The form's starting values (kept in the session across pages once set)."""
     _default("train.epochs", 5)
     _default("train.lr", 1e-3)
     _default("train.optimizer", "adamw")
@@ -117,6 +114,14 @@ def training_fields(info, target: str) -> dict:
     maps = FeatureMapConfig.from_environment()  # $TLSTUDIO_FEATURE_MAPS sets the default
     _default("train.map_every", maps.every)
     _default("train.map_points", 500 if ON_CPU else maps.per_domain)
+
+
+def training_fields(info, target: str) -> dict:
+    """Optimiser, schedule and data settings, with defaults that finish in about a minute on
+    a CPU for the built-in demo and use the backbone's own input size on a GPU."""
+    backbone = st.session_state.get("model.backbone", DEFAULT_BACKBONE)
+    native = backbone_info(backbone).input_size
+    _training_defaults(native)
     c = st.columns(5)
     fields = {
         "epochs": c[0].number_input("Epochs", 1, 500, key="train.epochs"),

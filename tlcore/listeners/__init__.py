@@ -1,6 +1,6 @@
 """What reacts to the training loop's events (tlcore.train.events). The loop writes nothing
 itself: its caller attaches these. ``folder_listeners`` is the set every recorded run gets
-(the worker, the CLI through it, the notebook's ``tlcore.fit``); the run store's recorder
+(the worker, the CLI through it, the notebook's ``tlcore.fitting``); the run store's recorder
 (tlcore.runs) and MLflow (tlcore.tracking) are added by the worker."""
 from __future__ import annotations
 

@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from ..config import RunConfig
-from ..fit import fit
+from ..fitting import fit
 from ..train.events import EpochEnded
 from .candidates import Recipe, candidate_configs, epochs_for
 

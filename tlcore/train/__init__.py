@@ -1,5 +1,5 @@
 """The one training loop: steps, epochs, evaluation, events. Who listens is the caller's
-choice (tlcore.listeners, tlcore.fit, the run worker).
+choice (tlcore.listeners, tlcore.fitting, the run worker).
 
 The names load on first use, so a light module of this package (the optimiser and schedule
 registry in ``optim``, which the CLI lists) can be imported without torch.

@@ -1,7 +1,7 @@
 """The one training loop. Every strategy runs through it: steps, epochs, evaluation, and
 events for whoever listens. It writes no file and starts no process; the caller attaches
 listeners (tlcore.listeners: the run folder's files, checkpoints, the feature map; the run
-store; MLflow; a progress bar) — ``tlcore.fit`` does for a notebook, the worker for a run.
+store; MLflow; a progress bar) — ``tlcore.fitting`` does for a notebook, the worker for a run.
 """
 from __future__ import annotations
 
