@@ -82,6 +82,8 @@ def _header(store, run, group, prog, waiting: bool) -> None:
         elif waiting and run.active:
             text = ("waiting for a free slot: a feasibility check or a feature map is using the CPU "
                     "(one heavy job at a time; TLSTUDIO_MAX_JOBS)")
+        elif run.live and run.config.search_budget_s > 0:
+            text = "trying recipes: the leaderboard below shows each candidate as it trains"
         else:
             text = ("preparing: loading the data and the backbone, scoring the untrained network"
                     if run.live else "no training step was recorded")
@@ -117,7 +119,9 @@ def _state(store, run) -> None:
         c[0].metric("Target test accuracy", percent(summary.get("target.test.accuracy")),
                     delta=_gain(summary, "accuracy"))
         c[1].metric("Macro F1", percent(summary.get("target.test.macro_f1")), delta=_gain(summary, "macro_f1"))
-        c[2].metric("Time", duration(summary.get("wall_time_s")), help=f"on {summary.get('device')}")
+        search = summary.get("search") or {}  # a recipe search's time is the whole search's
+        c[2].metric("Time", duration(search.get("seconds") or summary.get("wall_time_s")),
+                    help=f"on {summary.get('device')}" + (", the whole recipe search" if search else ""))
         st.page_link("pages/evaluate.py", label="See the full evaluation", icon=":material/insights:",
                      query_params={"run": run.id})
 
