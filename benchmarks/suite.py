@@ -185,8 +185,8 @@ def main(argv: list[str] | None = None) -> int:
         command = f"python -m tlcore bench --{args.mode} --only {name}" + (
             f" --jobs {args.jobs}" if args.jobs != 2 else "")
         if args.rerun:  # the section's date and time are its first run's; say what was run again
-            out["rerun"] = (stored.get(f"{name}:{args.mode}", {}).get("rerun", []) +
-                            [{"text": args.rerun, "date": date.today().isoformat()}])
+            earlier = [r for r in stored.get(f"{name}:{args.mode}", {}).get("rerun", []) if r["text"] != args.rerun]
+            out["rerun"] = earlier + [{"text": args.rerun, "date": date.today().isoformat()}]  # the latest of each
         result = {"section": name, "title": entry.info.title, "mode": args.mode, "date": date.today().isoformat(),
                   "machine": m, "command": command, "argv": shlex.join(sys.argv), **out,
                   "wall_s": round(time.perf_counter() - t0, 1)}
