@@ -11,7 +11,8 @@ import numpy as np
 import pytest
 
 from tests.conftest import need_domain
-from tlcore.config import DataConfig, RunConfig
+from tlcore.backbones import backbone_info
+from tlcore.config import DEFAULT_BACKBONE, DataConfig, RunConfig
 from tlcore.search import candidate_configs, recipes
 from tlcore.search.candidates import epochs_for
 
@@ -89,10 +90,32 @@ def test_bad_data_gets_a_clear_message_and_nothing_outside_the_store(tmp_path, f
 
 
 def test_the_candidates_are_stated_and_fit_the_data():
-    target_only = [r.name for r, _ in candidate_configs(RunConfig())]
+    target_only = [r.name for r, _ in candidate_configs(RunConfig(data=DataConfig(image_size=64)))]
     assert target_only == [r.name for r in recipes() if not r.needs_source]
     with_source = [r.name for r, _ in candidate_configs(RunConfig(data=DataConfig(source="mnist")))]
     assert {"source only", "DANN", "CORAL"} <= set(with_source)
     linear = candidate_configs(RunConfig())[0][1]
     assert linear.model.freeze == "all" and linear.schedule.epochs == 1 and not linear.schedule.eval_test
     assert epochs_for(50, 32) == 60 and epochs_for(2000, 32) == 12  # at least 60 steps, on evaluated epochs
+
+
+def test_the_larger_image_recipes_double_the_size_up_to_the_native_input():
+    native = backbone_info(DEFAULT_BACKBONE).input_size
+    sizes = lambda size: {r.name: c.data.image_size for r, c in  # noqa: E731
+                          candidate_configs(RunConfig(data=DataConfig(image_size=size)))}
+    at_64 = sizes(64)
+    assert at_64["linear head"] == 64 and at_64["LP-FT"] == 64
+    assert at_64["linear head, larger images"] == 128
+    assert sizes(native - 16)["linear head, larger images"] == native  # capped at the native input
+    assert not any("larger" in name for name in sizes(native))  # nothing larger to try
+    assert not any("larger" in name for name in sizes(None))  # None: the native size already
+
+
+def test_target_only_recipes_leave_the_source_out_and_walk_their_own_epochs():
+    pairs = candidate_configs(RunConfig(data=DataConfig(source="mnist")), 60, 12)
+    for recipe, config in pairs:
+        trained = 1 if recipe.freeze == "all" else None  # the linear heads are one fit
+        if recipe.needs_source:
+            assert config.data.source == "mnist" and config.schedule.epochs == (trained or 12), recipe.name
+        else:
+            assert config.data.source is None and config.schedule.epochs == (trained or 60), recipe.name
