@@ -56,7 +56,7 @@ with st.expander("New run", expanded=active_run(store) is None):
             st.rerun()
 
 with st.expander("Find the best recipe", icon=":material/travel_explore:"):
-    search_form(store, config, problem)
+    search_form(store, config, problem, source)
 
 if store is not None:
     run = active_run(store)

@@ -1,6 +1,7 @@
 """'Find the best recipe' on the Train page: the button, and a search run's leaderboard."""
 from __future__ import annotations
 
+import dataclasses
 import time
 
 import streamlit as st
@@ -12,9 +13,12 @@ from .format import percent
 from .setup import set_active_run
 
 
-def search_form(store, config, problem: str | None) -> None:
+def search_form(store, config, problem: str | None, source: str | None) -> None:
     """The stated candidates for the chosen data, a budget and the button that queues the
-    search as a run (its data, backbone, image size and seed are the form's)."""
+    search as a run (its data, backbone, image size and seed are the form's; the source set
+    chosen on the Data page comes along whatever the form's method, for the adaptation recipes)."""
+    if config is not None and source:
+        config = config.replace(data=dataclasses.replace(config.data, source=source))
     recipes = [recipe for recipe, _ in candidate_configs(config)] if config is not None else []
     st.caption("Tries these recipes on your data and keeps the best by **validation** accuracy (successive "
                "halving: all train a twelfth of their schedule, the better half a quarter, the best all of it), "
@@ -49,14 +53,18 @@ def leaderboard(run) -> None:
     phase = PHASES.get(board["phase"], board["phase"])
     spent = f" · {elapsed:.0f} s of a {board['budget_s']:.0f} s budget" if elapsed is not None else ""
     st.markdown(f"**Recipe search** · {phase}{spent}")
+    if not board["candidates"]:  # before the first candidate starts: the data and the features load
+        st.caption("Loading the data for the first candidate…")
+        return
     rows = sorted(board["candidates"], key=lambda r: r["val_accuracy"] if r["val_accuracy"] is not None else -1,
                   reverse=True)
     winner = board.get("winner")
-    st.dataframe([{"recipe": ("★ " if r["recipe"] == winner else "") + r["recipe"],
-                   "val accuracy": r["val_accuracy"], "epochs": r["epochs"], "seconds": r["seconds"],
-                   "status": r["status"] + (f" ({r['note']})" if r.get("note") else "")} for r in rows],
-                 hide_index=True, width="stretch",
-                 column_config={"val accuracy": st.column_config.NumberColumn(format="percent")})
+    table = [{"recipe": ("★ " if r["recipe"] == winner else "") + r["recipe"], "val accuracy": r["val_accuracy"],
+              "epochs": r["epochs"], "seconds": r["seconds"],
+              "status": r["status"] + (f" ({r['note']})" if r.get("note") else "")} for r in rows]
+    st.container(key="search_leaderboard").dataframe(  # the key: browser tests find the leaderboard by it
+        table, hide_index=True, width="stretch",
+        column_config={"val accuracy": st.column_config.NumberColumn(format="percent")})
     if winner and board["phase"] == "done":
         summary = run.summary or {}
         st.success(f"Winner: **{winner}** · target test accuracy {percent(summary.get('target.test.accuracy'))} "

@@ -334,8 +334,8 @@ def test_find_the_best_recipe_shows_the_leaderboard_live_and_the_winner(tmp_path
         assert "linear head" in page.locator("[data-testid=stMain]").inner_text()  # the stated candidates
         page.get_by_role("button", name="Find the best recipe").click()
         page.wait_for_function("() => /Trying recipes/.test(document.body.innerText)", timeout=90_000)
-        page.wait_for_selector("text=Recipe search >> xpath=.. >> xpath=following::*[@data-testid='stDataFrame']",
-                               timeout=60_000)  # the leaderboard (a canvas grid: its cells are not DOM text)
+        # The leaderboard itself, once the first candidate reports (a canvas grid: its cells are not DOM text).
+        page.wait_for_selector(".st-key-search_leaderboard [data-testid=stDataFrame]", timeout=60_000)
         shot(page, "search_live")
         page.wait_for_function("() => /Winner:/.test(document.body.innerText)", timeout=180_000)
         wait_idle(page)
