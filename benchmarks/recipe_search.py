@@ -48,7 +48,7 @@ def tables(result: dict) -> dict:
             won = mean_std(r["acc"] for r in runs)[0]
             if best is not None and won is not None:
                 gains.append(won - means[best])
-            winners = ", ".join(sorted({r.get("winner", "?") for r in runs}))
+            winners = "; ".join(sorted({r.get("winner", "?") for r in runs}))  # names have commas
             best_text = f"{best} {fmt_ms(r['acc'] for r in grid.get((d, k, best), []))}" if best else "-"
             table.append([d, k, fmt_ms(r["acc"] for r in runs), best_text,
                           "-" if best is None or won is None else f"{100 * (won - means[best]):+.1f}",
