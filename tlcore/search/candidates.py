@@ -9,7 +9,7 @@ network's features are much better at a size nearer the one it was trained on (l
 optimal linear head on clip art with 5 labels a class: 32% test at 48 px, 44% at 96 px;
 benchmarks/probe_sizes.py). An LP-FT at twice the size was tried too and dropped: on the
 demo its set-up (the head's features at 128 px, again at every rung) took the budget the
-fine-tuning recipes needed (0.83 val in place of 0.91), for about +0.6 points on the grid.
+fine-tuning recipes needed (0.83 val in place of 0.91), for +0.1 on the grid's average.
 """
 from __future__ import annotations
 
@@ -88,7 +88,7 @@ def candidate_configs(base: RunConfig, epochs: int = EPOCHS,
               or (not r.needs_source and r.needs_target_labels and target_labels)]
     native = backbone_info(base.model.backbone).input_size
     size = base.data.image_size or native
-    return [(recipe, _config(base, recipe, adaptation_epochs or epochs if recipe.needs_source else epochs,
+    return [(recipe, _config(base, recipe, (adaptation_epochs or epochs) if recipe.needs_source else epochs,
                              min(size * recipe.scale, native) if recipe.scale > 1 else base.data.image_size))
             for recipe in chosen if recipe.scale == 1 or size < native]  # at the native size: no larger copy
 
