@@ -13,8 +13,8 @@ from tlcore.registry import UnknownNameError
 from tlcore.strategies import create_strategy, list_strategies, strategy_info
 
 # The methods the README and the Learn page speak of; any other registered one is tested too.
-DOCUMENTED = {"adabn", "coral", "dann", "finetune", "gradual_unfreeze", "instance_weighting", "joint", "lp_ft", "mmd",
-              "source_only"}
+DOCUMENTED = {"adabn", "cdan", "coral", "dann", "finetune", "gradual_unfreeze", "instance_weighting", "joint", "lp_ft",
+              "mcc", "mme", "mmd", "self_training", "source_only"}
 # Step values beyond a strategy's declared metrics (StrategyInfo.metrics, checked for all).
 EXPECTED_PARTS = {"dann": {"cls_loss"}, "joint": {"src_cls_loss"}}
 
@@ -35,7 +35,7 @@ def test_registry_holds_every_method_with_metadata():
         info = strategy_info(name)
         assert info.description and info.family and set(info.help) <= set(info.defaults)
         assert all(isinstance(label, str) and label for label in info.metrics.values())
-    with pytest.raises(UnknownNameError, match="valid choices: adabn, coral, dann"):
+    with pytest.raises(UnknownNameError, match="valid choices: adabn, cdan, coral, dann"):
         strategy_info("danm")
 
 
@@ -44,7 +44,8 @@ def real_batch(n=8):
     x_s = to_tensor(src.images[:n], 28, (0.5,) * 3, (0.5,) * 3)
     x_t = to_tensor(tgt.images[:n], 28, (0.5,) * 3, (0.5,) * 3)
     return {"src_x": x_s, "src_y": torch.as_tensor(src.labels[:n]), "src_i": torch.arange(n),
-            "tgt_x": x_t, "tgt_y": torch.as_tensor(tgt.labels[:n]), "tgt_u": x_t}
+            "tgt_x": x_t, "tgt_y": torch.as_tensor(tgt.labels[:n]), "tgt_u": x_t,
+            "tgt_u_strong": x_t.flip(-1)}  # self-training's second view
 
 
 class FakeContext:

@@ -41,12 +41,15 @@ PRESETS = {
 }
 # Accepted so that recorded run configs still replay, but no longer offered.
 ALIASES = {"flip": "light plus a horizontal flip (the earlier 'flip' preset)"}
+# Used by strategies, not offered: self-training's strong view of an unlabelled image (FixMatch's
+# RandAugment in spirit) must not mirror it, since digits and text are among the targets.
+VIEWS = {"consistency": "light's shift, then one random TrivialAugmentWide operation (no flip)"}
 
 CROP_SCALE = (0.6, 1.0)  # standard/strong: a crop keeps at least 60% of the image area
 
 
 def check_preset(preset: str) -> None:
-    if preset not in PRESETS and preset not in ALIASES:
+    if preset not in PRESETS and preset not in ALIASES and preset not in VIEWS:
         raise ValueError(f"unknown augmentation {preset!r}; valid: {', '.join(PRESETS)}")
 
 
@@ -65,6 +68,7 @@ def _transform(preset: str, height: int, width: int):
         "flip": shift + [v2.RandomHorizontalFlip()],
         "standard": crop_flip + [v2.ColorJitter(brightness=0.3, contrast=0.3, saturation=0.2)],
         "strong": crop_flip + [v2.TrivialAugmentWide()],
+        "consistency": shift + [v2.TrivialAugmentWide()],
     }[preset]
     return None if steps is None else v2.Compose(steps)
 

@@ -55,9 +55,11 @@ class BatchPreprocess(torch.nn.Module):
         self.register_buffer("mean", torch.tensor(mean, dtype=torch.float32).view(1, 3, 1, 1), persistent=False)
         self.register_buffer("std", torch.tensor(std, dtype=torch.float32).view(1, 3, 1, 1), persistent=False)
 
-    def forward(self, x: torch.Tensor, train: bool = False) -> torch.Tensor:
-        if train and self.augment != "none":
-            x = augment_batch(x, self.augment)
+    def forward(self, x: torch.Tensor, train: bool = False, augment: str | None = None) -> torch.Tensor:
+        """``augment``: a preset for this call in place of the run's (training batches only)."""
+        preset = augment or self.augment
+        if train and preset != "none":
+            x = augment_batch(x, preset)
         x = x.float().div_(255.0)
         return (x - self.mean) / self.std
 

@@ -3,9 +3,8 @@ statistics re-estimated on target images. A cheap baseline every DA comparison n
 import copy
 
 import torch
-from torch.nn.modules.batchnorm import _BatchNorm
 
-from .base import Strategy, StrategyInfo, register_strategy
+from .base import Strategy, StrategyInfo, register_strategy, target_statistics_copy
 
 
 @register_strategy
@@ -25,16 +24,7 @@ class AdaBN(Strategy):
 
     @torch.no_grad()
     def adapt_for_eval(self, target_images):
-        model = copy.deepcopy(self.backbone)
-        bns = [m for m in model.modules() if isinstance(m, _BatchNorm)]
-        for bn in bns:
-            bn.reset_running_stats()
-            bn.momentum = None  # a cumulative average over all target batches
-        model.bn_policy = "update"
-        model.train()
-        for x in target_images:
-            model.forward_features(x)
-        self._target_model = model.eval()
+        self._target_model = target_statistics_copy(self.backbone, target_images)
 
     def load_eval_state(self, state):
         model = super().load_eval_state(state)

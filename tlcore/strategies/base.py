@@ -9,6 +9,7 @@ Batches are dicts with, where the strategy needs them:
 """
 from __future__ import annotations
 
+import copy
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
@@ -17,6 +18,7 @@ from typing import Any, ClassVar
 import torch
 import torch.nn.functional as F
 from torch import nn
+from torch.nn.modules.batchnorm import _BatchNorm
 
 from ..backbones import Backbone
 from ..freezing import apply_freeze
@@ -39,6 +41,9 @@ class StrategyInfo:
     linear_head_data: tuple[str, ...] = ()
     semi_supervised: bool = False  # also uses labelled target images when there are some
     uses_unlabelled_target: bool = False  # trains on target images without their labels
+    # The unlabelled target batch also comes strongly augmented, as batch["tgt_u_strong"]
+    # (the same images in the same order; self-training's consistency needs both views).
+    strong_unlabelled_view: bool = False
     # What training_step reports besides the loss and the classification terms, with the
     # label the Train page's adaptation chart gives it (e.g. "domain_acc": "discriminator accuracy").
     metrics: Mapping[str, str] = field(default_factory=dict)
@@ -171,7 +176,31 @@ def create_strategy(name: str, backbone: Backbone, num_classes: int, params=None
 
 class AdaptationStrategy(Strategy):
     """Shared by the DA strategies: a supervised loss on the source (plus the labelled
-    target images, when there are some) and features of both domains to align."""
+    target images, when there are some) and features of both domains to align.
+
+    Two options every method has (DA_DEFAULTS):
+      bn_mode "domain": domain-specific BatchNorm (DSBN, Chang et al. 2019; AdaBN at test):
+        each domain's batch is normalised with its own statistics in training, and the target
+        is evaluated with statistics re-estimated on target images.
+      head_init "source_probe": the head starts as the optimal linear head on the pretrained
+        features of the source (LP-FT, Kumar et al. 2022): with a random head the first
+        steps' large gradients distort the features that transfer.
+    """
+
+    @property
+    def adapts_at_eval(self) -> bool:  # type: ignore[override]
+        return self.hp.get("bn_mode") == "domain"
+
+    def setup(self, context) -> None:
+        super().setup(context)
+        self._target_model = None
+        if self.hp.get("head_init") == "source_probe":
+            copy_linear_fit(self.backbone.head, context.linear_fit(("source_train",)), self.num_classes)
+
+    def domain_features(self, xs: list[torch.Tensor]) -> list[torch.Tensor]:
+        if self.hp.get("bn_mode") == "domain":
+            return [self.features(x) for x in xs]
+        return super().domain_features(xs)
 
     def supervised_and_features(self, batch):
         f_s, f_t = self.domain_features([batch["src_x"], batch["tgt_u"]])
@@ -183,7 +212,54 @@ class AdaptationStrategy(Strategy):
             loss = loss + self.hp["target_weight"] * parts["tgt_cls_loss"]
         return loss, parts, f_s, f_t
 
+    @torch.no_grad()
+    def adapt_for_eval(self, target_images) -> None:
+        self._target_model = target_statistics_copy(self.backbone, target_images)
 
-DA_DEFAULTS = {"bn_mode": "shared", "target_weight": 1.0}
-DA_HELP = {"bn_mode": "shared: source and target in one batch for BatchNorm; separate: own statistics",
-           "target_weight": "weight of the loss on labelled target images, when there are some"}
+    def eval_model(self, domain: str) -> nn.Module:
+        model = getattr(self, "_target_model", None)
+        return model if domain == "target" and model is not None else self.backbone
+
+    def load_eval_state(self, state):
+        model = super().load_eval_state(state)
+        prefix = "_target_model."  # the target-statistics copy, present once it was evaluated
+        if self.adapts_at_eval and any(k.startswith(prefix) for k in state):
+            self._target_model = copy.deepcopy(self.backbone).eval()
+            self._target_model.load_state_dict({k[len(prefix):]: v for k, v in state.items() if k.startswith(prefix)})
+            model = self._target_model
+        return model
+
+
+def copy_linear_fit(head: nn.Module, fit, num_classes: int) -> bool:
+    """Put a LinearFit's weights in a linear head; False (head untouched) when there is none."""
+    if fit is None or not isinstance(head, nn.Linear):
+        return False
+    weight, bias = fit.head.linear_weights(num_classes)
+    with torch.no_grad():
+        head.weight.copy_(weight.to(head.weight.device))
+        head.bias.copy_(bias.to(head.bias.device))
+    return True
+
+
+@torch.no_grad()
+def target_statistics_copy(backbone: Backbone, target_images) -> Backbone:
+    """A copy of ``backbone`` whose BatchNorm statistics are re-estimated on the target
+    (AdaBN, Li et al. 2016): a cumulative average over all of ``target_images``' batches."""
+    model = copy.deepcopy(backbone)
+    for bn in (m for m in model.modules() if isinstance(m, _BatchNorm)):
+        bn.reset_running_stats()
+        bn.momentum = None
+    model.bn_policy = "update"
+    model.train()
+    for x in target_images:
+        model.forward_features(x)
+    return model.eval()
+
+
+DA_DEFAULTS = {"bn_mode": "shared", "target_weight": 1.0, "head_init": "random"}
+DA_HELP = {"bn_mode": "shared: source and target in one batch for BatchNorm; separate: each domain's batch "
+                      "normalised on its own; domain: separate, and the target evaluated with its own statistics "
+                      "(domain-specific BatchNorm)",
+           "target_weight": "weight of the loss on labelled target images, when there are some",
+           "head_init": "random: the head starts from scratch; source_probe: from the optimal linear head on the "
+                        "source's pretrained features (LP-FT), so early steps do not distort them"}

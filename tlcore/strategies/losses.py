@@ -67,3 +67,50 @@ class MMDLoss(nn.Module):
         offsets = [k - self.num_kernels // 2 for k in range(self.num_kernels)]
         kernel = sum(torch.exp(-sq / (base * self.multiplier ** o)) for o in offsets)
         return kernel[:n, :n].mean() + kernel[n:, n:].mean() - 2 * kernel[:n, n:].mean()
+
+
+def entropy(p: torch.Tensor) -> torch.Tensor:
+    """Per-sample entropy of probability rows."""
+    return -(p * torch.log(p.clamp_min(1e-12))).sum(1)
+
+
+def mcc_loss(logits: torch.Tensor, temperature: float = 2.5) -> torch.Tensor:
+    """Minimum Class Confusion (Jin et al., ECCV 2020), Eq. 1-6: Ŷ = softmax(z / T); W_ii =
+    B (1 + exp(-H(Ŷ_i))) / sum_j (1 + exp(-H(Ŷ_j))); C = Ŷᵀ W Ŷ; C̃ = C with each row divided by
+    its sum; loss = sum_{j != j'} |C̃_jj'| / K."""
+    p = (logits / temperature).softmax(1)
+    w = 1 + torch.exp(-entropy(p).detach())
+    w = len(p) * w / w.sum()
+    confusion = p.T @ (w[:, None] * p)
+    confusion = confusion / confusion.sum(1, keepdim=True)
+    k = confusion.shape[0]
+    return (confusion.sum() - confusion.trace()) / k
+
+
+def cdan_features(f: torch.Tensor, p: torch.Tensor, random_maps: tuple[torch.Tensor, torch.Tensor] | None = None):
+    """CDAN's conditioning (Long et al., NeurIPS 2018): the multilinear map f ⊗ g flattened
+    (B x d*K), or with ``random_maps`` (R_f d x n, R_g K x n) the randomised one
+    (f R_f) ⊙ (g R_g) / sqrt(n)."""
+    if random_maps is None:
+        return torch.bmm(p.unsqueeze(2), f.unsqueeze(1)).flatten(1)
+    r_f, r_g = random_maps
+    return (f @ r_f) * (p @ r_g) / math.sqrt(r_f.shape[1])
+
+
+def cdan_entropy_weights(p: torch.Tensor, n_source: int) -> torch.Tensor:
+    """CDAN+E's weights w = 1 + exp(-H(g)), normalised to sum to 1 within each domain (the
+    official code), then scaled to the batch so a uniform weight is 1."""
+    w = 1 + torch.exp(-entropy(p))
+    w_s, w_t = w[:n_source], w[n_source:]
+    w = torch.cat([w_s / w_s.sum(), w_t / w_t.sum()])
+    return (w / w.sum() * len(w)).detach()
+
+
+def masked_pseudo_label_loss(p_weak: torch.Tensor, logits_strong: torch.Tensor, threshold: float | torch.Tensor):
+    """FixMatch's unlabelled loss (Sohn et al. 2020, Eq. 4): cross-entropy of the strong view
+    against the weak view's argmax, for the samples whose top probability passes the
+    threshold, averaged over ALL unlabelled samples. Returns (loss, mask)."""
+    confidence, pseudo = p_weak.max(1)
+    mask = (confidence >= threshold).float()
+    loss = (torch.nn.functional.cross_entropy(logits_strong, pseudo, reduction="none") * mask).mean()
+    return loss, mask

@@ -80,6 +80,8 @@ def assemble(ctx: TrainContext, parts: list[tuple[str, tuple]], cached: bool, ch
     augmented) here, on the device; cached features pass as they are."""
     batch = {}
     for key, (x, y, i) in parts:
+        if key == "tgt_u" and ctx.strategy_info.strong_unlabelled_view and not cached:
+            batch["tgt_u_strong"] = ctx.preprocess(x, train=True, augment="consistency")
         if not cached:
             x = ctx.preprocess(x, train=True)
             if channels_last:
