@@ -72,7 +72,7 @@ def validate_config(config: RunConfig) -> list[str]:
     if config.precision == "bf16" and resolve_device(config.device) == "cpu" and not cpu_supports_bf16():
         warnings.append("bf16 was asked for, but this CPU has no native bf16 instructions: it will be emulated "
                         "and likely slower than fp32")
-    if info.uses_unlabelled_target and config.model.freeze == "all":
+    if info.uses_unlabelled_target and config.model.freeze == "all" and not info.cacheable:
         warnings.append(f"{info.name} aligns features, but every backbone stage is frozen: the alignment "
                         "cannot change them. Unfreeze at least the last stage (e.g. --freeze last:2 or none).")
     return warnings
@@ -151,17 +151,20 @@ class TrainContext:
 
     def linear_fit(self, splits: tuple[str, ...], augmented: bool = False) -> LinearFit | None:
         """The optimal linear head on the untrained network's features of ``splits`` (their
-        labels), its L2 strength chosen on target_val; computed once per run and shared by the
-        before-transfer probe, a frozen-backbone run's head and LP-FT's starting head, so they
-        agree. ``augmented``: on the feature cache's augmented views. None when the splits
-        hold fewer than two classes."""
+        labels), its L2 strength chosen on target_val (source_val without target labels);
+        computed once per run and shared by the before-transfer probe, a frozen-backbone run's
+        head and LP-FT's starting head, so they agree. ``augmented``: on the feature cache's
+        augmented views. None when the splits hold fewer than two classes."""
         key = (splits, augmented)
         if key not in self._linear_fits:
             parts = [self._numpy(*self.training_features(s)) if augmented else self.initial_features(s)
                      for s in splits if self.has(s)]
             f = np.concatenate([p[0] for p in parts]) if parts else np.zeros((0, 1))
             y = np.concatenate([p[1] for p in parts]) if parts else np.zeros(0, dtype=np.int64)
-            val = self.initial_features("target_val") if self.has("target_val") else (None, None)
+            # Without target labels the L2 strength is chosen on the source val split: the
+            # target's val labels are the user's evaluation, not theirs to train on.
+            val_split = "target_val" if len(self.data.target_labelled) else "source_val"
+            val = self.initial_features(val_split) if self.has(val_split) else (None, None)
             self._linear_fits[key] = fit_linear_head(f, y, *val, len(self.data.class_names)) \
                 if len(np.unique(y)) >= 2 else None
         return self._linear_fits[key]

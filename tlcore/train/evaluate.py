@@ -10,6 +10,7 @@ import torch
 from ..data.pipeline import stacked_batches
 from ..metrics import SCALARS, classification_metrics
 from .context import TrainContext
+from .label_free import validator_metrics
 
 
 @torch.no_grad()
@@ -66,4 +67,6 @@ def evaluate_all(ctx: TrainContext, strategy, fabric, cached: bool) -> dict:
             metrics[f"{domain}.{split}.{name}"] = m[name]
         metrics[f"{domain}.{split}.loss"] = float(-np.log(np.clip(conf[:, 1], 1e-12, 1)).mean()) if len(conf) else None
         metrics[f"{domain}.{split}.details"] = m
+    if ctx.strategy_info.needs_source:  # how the model looks without target labels (tlcore.validators)
+        metrics.update(validator_metrics(ctx, strategy, fabric, cached))
     return metrics

@@ -17,10 +17,12 @@ from ..devices import fabric_precision, resolve_device, resolve_precision
 from ..features import LinearFit, linear_probe
 from ..metrics import classification_metrics
 from ..run_folder import RunFolder
+from ..validators import CHOSEN
 from .batches import assemble, build_loaders, forever, images_in, reseed
 from .checkpoint import load_checkpoint
 from .context import TrainContext
 from .evaluate import evaluate_all
+from .label_free import probe_validator_metrics
 from .events import EpochEnded, EpochStarted, LogMessage, RunEnded, RunStarted, StepEnded
 from .optim import build_optimizer
 from .state import LoopState
@@ -102,6 +104,10 @@ class _Loop:
         self.strategy = strategy = ctx.strategy
         strategy.to(fabric.device)
         self.before = self._before_probe()
+        # The source-only twin an adaptation run is judged against (tlcore.verdict): the probe
+        # on the source's pretrained features, with the same validators the run records.
+        self.twin = probe_validator_metrics(ctx, ctx.linear_fit(("source_train",))) \
+            if ctx.strategy_info.needs_source else {}
         strategy.setup(ctx)
         self.cached = self._feature_cache_on()
         strategy.features_cached = self.cached
@@ -204,7 +210,8 @@ class _Loop:
         state = self.state
         metrics = evaluate_all(self.ctx, self.strategy, self.fabric, self.cached)
         state.metrics = metrics
-        state.best_value = metrics.get(f"target.val.{self.config.schedule.monitor}", state.best_value)
+        value = self._monitored(metrics)
+        state.best_value = value if value is not None else state.best_value
         state.best_epoch = state.epoch
         if state.history:
             state.history[-1].update({k: v for k, v in metrics.items() if not isinstance(v, dict)})
@@ -277,13 +284,21 @@ class _Loop:
         """Add the epoch to the history; True when it is the best so far (by target val)."""
         state = self.state
         state.metrics = metrics or state.metrics  # the last evaluated epoch's, for the summary
-        monitor = metrics.get(f"target.val.{self.config.schedule.monitor}")
+        monitor = self._monitored(metrics)
         improved = evaluated and (monitor is None or monitor > state.best_value)
         if improved:
             state.best_value, state.best_epoch = (monitor if monitor is not None else state.best_value), epoch
         state.history.append({"epoch": epoch, **{k: v for k, v in metrics.items() if not isinstance(v, dict)}})
         state.epoch = epoch
         return improved
+
+    def _monitored(self, metrics: dict) -> float | None:
+        """The number that picks the best epoch: the target val metric; without target labels,
+        the label-free validator the app chooses with (the target's val labels are the user's
+        evaluation, not for choosing a model the user could not have chosen)."""
+        if not len(self.ctx.data.target_labelled) and f"validators.{CHOSEN}" in metrics:
+            return metrics[f"validators.{CHOSEN}"]
+        return metrics.get(f"target.val.{self.config.schedule.monitor}")
 
     def _patience_ran_out(self, evaluated: bool, improved: bool) -> bool:
         patience = self.config.schedule.early_stopping_patience
@@ -298,6 +313,9 @@ class _Loop:
             state.images_seen = int(fabric.all_reduce(torch.tensor(float(state.images_seen)), reduce_op="sum").item())
         summary = build_summary(self.config, self.ctx, state, self.before, self.device, self.precision, self.cached,
                                 time.perf_counter() - self.started, self.n_params)
+        summary.update({f"twin.{k}": v for k, v in self.twin.items()})
+        if self.twin and not len(self.ctx.data.target_labelled):
+            summary["best_by"] = f"validators.{CHOSEN}"
         if self.head_fit is not None:
             summary["linear_head_C"] = self.head_fit.C  # the L2 strength the convex head chose on val
         self.emit(RunEnded(state.status, summary, state.error))

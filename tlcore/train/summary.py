@@ -27,7 +27,8 @@ def build_summary(config, ctx, state: LoopState, before: dict | None, device: st
     if before is not None:
         summary.update({f"before.target.test.{k}": before[k] for k in SCALARS})
         summary["before.method"] = ("logistic regression on the untrained network's features (same split, its L2 "
-                                  "strength chosen on target val)")
+                                  "strength chosen on " + ("target" if len(ctx.data.target_labelled) else "source")
+                                    + " val)")
     if "target.test.details" in metrics:
         summary["target.test.per_class"] = metrics["target.test.details"]["per_class"]
         summary["target.test.confusion_matrix"] = metrics["target.test.details"]["confusion_matrix"]
