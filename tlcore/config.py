@@ -35,6 +35,9 @@ class DataConfig:
     # Decisions about suspect target labels (the Feasibility page): {"drops": [image id, ...],
     # "relabels": {image id: class name}}, applied when the data is loaded; files never change.
     label_edits: dict[str, Any] | None = None
+    # With a source set whose classes only partly match the target's: train and evaluate on
+    # the classes both have (a target class the source lacks cannot be learnt without labels).
+    shared_classes_only: bool = False
 
 
 @dataclass(frozen=True)

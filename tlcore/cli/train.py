@@ -24,7 +24,7 @@ def config_from_args(args):
                    "target_domain": ("data", "target_domain"), "source_domain": ("data", "source_domain"),
                    "per_class": ("data", "per_class"), "target_labels": ("data", "target_labels_per_class"),
                    "img_size": ("data", "image_size"), "augment": ("data", "augment"),
-                   "balance": ("data", "balance"),
+                   "balance": ("data", "balance"), "shared_classes": ("data", "shared_classes_only"),
                    "backbone": ("model", "backbone"), "weights": ("model", "weights"),
                    "freeze": ("model", "freeze"), "bn_policy": ("model", "bn_policy"),
                    "lr_decay": ("model", "lr_decay"), "strategy": ("strategy", "name"),
@@ -165,6 +165,8 @@ def add_parser(sub) -> None:
     g.add_argument("--per-class", type=int, help="load at most this many images per class")
     g.add_argument("--target-labels", type=int, help="labelled target images per class to train on (0: none)")
     g.add_argument("--img-size", type=int, help="input size in pixels (default: the backbone's)")
+    g.add_argument("--shared-classes", action="store_true", default=None,
+                   help="with a source whose classes only partly match the target's: use only the classes both have")
     from ..data.augment import PRESETS
     from ..data.pipeline import BALANCE_MODES
     g.add_argument("--augment", choices=AUGMENTATIONS,

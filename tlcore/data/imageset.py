@@ -64,6 +64,15 @@ class ImageSet:
             report=None,
         )
 
+    def restrict_classes(self, names) -> ImageSet:
+        """The images of the classes ``names`` only, relabelled in that order."""
+        names = tuple(names)
+        old = {name: i for i, name in enumerate(self.class_names)}
+        keep = np.flatnonzero(np.isin(self.labels, [old[n] for n in names]))
+        remap = np.full(len(self.class_names), -1, dtype=np.int64)
+        remap[[old[n] for n in names]] = np.arange(len(names))
+        return replace(self.subset(keep), labels=remap[self.labels[keep]], class_names=names)
+
     def split(self, which: str) -> ImageSet:
         if self.splits is None:
             raise ValueError("this image set has no split yet; call with_split() first")
