@@ -65,8 +65,23 @@ for tab, (role, spec) in zip(tabs, [("target", target_spec), ("source", source_s
             continue
         show_report(sets[role], role)
 if len(sets) == 2:
-    for warning in check_domain_pair(sets["source"], sets["target"]):
+    try:
+        pair_warnings = check_domain_pair(sets["source"], sets["target"])
+    except IngestError as exc:
+        pair_warnings = []
+        st.error(f"This source cannot be used with this target: {exc}")
+    for warning in pair_warnings:
         st.warning(warning)
+    shared_only = False
+    if pair_warnings:  # the widget's own key is dropped off this page; the choice is kept in data.shared_classes
+        shared = [n for n in sets["target"].class_names if n in set(sets["source"].class_names)]
+        st.session_state.setdefault("data.w_shared_classes", bool(st.session_state.get("data.shared_classes")))
+        shared_only = st.toggle(f"Use only the {len(shared)} classes both sets have ({', '.join(shared[:8])}"
+                                f"{', …' if len(shared) > 8 else ''})", key="data.w_shared_classes",
+                                help="without target labels a target class the source lacks cannot be learnt; with "
+                                     "this on, training and evaluation use the shared classes only (nothing is "
+                                     "deleted)")
+    st.session_state["data.shared_classes"] = shared_only
 if "target" in sets:
     pretrained_map(store, source_spec if "source" in sets else None, target_spec)
 st.page_link("pages/model.py", label="Next: choose a backbone and what to freeze", icon=":material/arrow_forward:")

@@ -8,6 +8,7 @@ from pages.shared.replay_view import replay_note, rerun_button
 from pages.shared.run_picker import pick_run
 from pages.shared.seeds_view import compare_section, group_section
 from pages.shared.setup import page_setup
+from pages.shared.verdict_view import adaptation_verdict
 from tlcore.backbones import WeightsError
 from tlcore.metrics import classification_metrics
 from tlcore.plots import before_after_figure, confusion_figure, per_class_rows
@@ -142,6 +143,7 @@ for col, (key, label) in zip(cols, SCORES):
     col.metric(label, percent(after), delta=change and f"{change} (before: {percent(before)})")
 if summary.get("before.method"):
     st.caption(f"Before transfer: {summary['before.method']}.")
+adaptation_verdict(summary, "eval")
 if run.status == "finished":
     scratch_section(store, run, summary)
 group_section(store, run)

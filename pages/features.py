@@ -32,6 +32,10 @@ def draw(status: str, sig: tuple) -> None:
                 "This run has no feature map (it was trained with maps off, or before they existed).")
         return
     before_and_now(folder, probe, snapshots, colour_by, "ui.features")
+    if any(k.startswith("twin.") for k in (store.get(run.id).summary or {})):
+        st.caption("For this adaptation run, the pretrained map is also source only's: its source-only twin (the "
+                   "verdict on the Train and Evaluate pages) classifies exactly those features, so the two maps "
+                   "side by side are source only and this method.")
     laid_out = [s for s in snapshots if s.get("gap")]
     if len(laid_out) > 1:
         st.plotly_chart(gap_figure(laid_out), width="stretch", key="ui.features.gap")

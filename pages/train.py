@@ -3,7 +3,7 @@ import streamlit as st
 
 from pages.shared.data_choice import chosen
 from pages.shared.run_panel import run_panel
-from pages.shared.search_view import search_form
+from pages.shared.search_view import adapt_form, search_form
 from pages.shared.setup import active_run, page_setup, set_active_run
 from pages.shared.train_form import build_config, current_strategy, freeze_plan, strategy_choice, training_fields
 from tlcore.config import DEFAULT_BACKBONE, ModelConfig
@@ -57,6 +57,9 @@ with st.expander("New run", expanded=active_run(store) is None):
 
 with st.expander("Find the best recipe", icon=":material/travel_explore:"):
     search_form(store, config, problem, source)
+if source is not None:
+    with st.expander("Adapt automatically (no target labels)", icon=":material/auto_fix_high:"):
+        adapt_form(store, config, problem, source)
 
 if store is not None:
     run = active_run(store)

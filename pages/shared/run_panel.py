@@ -19,6 +19,7 @@ from tlcore.runs.scheduler import log_tail
 from .format import duration, gain, percent, status_badge
 from .search_view import leaderboard
 from .setup import set_active_run
+from .verdict_view import adaptation_verdict
 
 POLL_SECONDS = 0.5  # measured: the chart trails the worker by under a second (BENCHMARKS.md)
 
@@ -122,6 +123,7 @@ def _state(store, run) -> None:
         search = summary.get("search") or {}  # a recipe search's time is the whole search's
         c[2].metric("Time", duration(search.get("seconds") or summary.get("wall_time_s")),
                     help=f"on {summary.get('device')}" + (", the whole recipe search" if search else ""))
+        adaptation_verdict(summary, "train")
         st.page_link("pages/evaluate.py", label="See the full evaluation", icon=":material/insights:",
                      query_params={"run": run.id})
 

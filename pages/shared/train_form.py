@@ -12,7 +12,7 @@ from tlcore.data.augment import PRESETS
 from tlcore.data.pipeline import BALANCE_MODES
 from tlcore.runs.seeds import MAX_SEEDS
 from tlcore.strategies import freeze_for, list_strategies, strategy_info
-from tlcore.strategies.recommend import recommended_adaptation
+from tlcore.strategies.recommend import automatic_adaptation, recommended_adaptation
 from tlcore.train.optim import list_optimizers, list_schedules, optimizer_info, schedule_info
 
 from .data_choice import label_edits_config
@@ -86,11 +86,13 @@ def _use_recommendation(rec) -> None:
 
 
 def _recommendation(current: str) -> None:
-    rec = recommended_adaptation()
+    rec, auto = recommended_adaptation(), automatic_adaptation()
     text, button = st.columns([6, 1], vertical_alignment="center")
-    text.info(f"**Recommended for {rec.situation}: `{rec.strategy}` ({rec.settings()}).** {rec.why()} "
-              "Adaptation can still hurt on your pair: compare it with a `source_only` run (Evaluate page, "
-              "several runs).", icon=":material/recommend:")
+    text.info(f"**Recommended for {rec.situation}: Adapt automatically** (below). It trains source only and the "
+              f"adaptation methods, and keeps the one the label-free validator `{auto.validator}` rates best, so "
+              f"never one it rates below source only. {auto.why()} **By hand**, one method: `{rec.strategy}` "
+              f"({rec.settings()}); every adaptation run ends with a verdict (likely helped / likely hurt / cannot "
+              "tell) against its source-only twin.", icon=":material/recommend:")
     if current != rec.strategy:
         button.button(f"Use {rec.strategy}", key="ui.use_recommended", on_click=_use_recommendation, args=(rec,))
 
@@ -176,7 +178,8 @@ def build_config(info, params: dict, f: dict, target: str, source: str | None, t
         data=DataConfig(target=target, source=source if info.needs_source else None,
                         per_class=int(f["per_class"]) or None, target_labels_per_class=target_labels,
                         image_size=int(f["image_size"]), augment=f["augment"], balance=f["balance"],
-                        label_edits=label_edits_config(target)),
+                        label_edits=label_edits_config(target),
+                        shared_classes_only=bool(source and st.session_state.get("data.shared_classes"))),
         model=ModelConfig(backbone=st.session_state.get("model.backbone", DEFAULT_BACKBONE),
                           weights=st.session_state.get("model.weights", ModelConfig.weights),
                           freeze=freeze_plan(info.name),

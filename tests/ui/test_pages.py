@@ -91,6 +91,8 @@ def test_train_page_recommends_an_adaptation_method_and_applies_it(app):
     at = open_page(app, "pages/train.py")  # the demo pair: mnist is the source
     shown = [i.value for i in at.info if "Recommended" in i.value]
     assert len(shown) == 1 and f"`{rec.strategy}`" in shown[0] and "mnist → mnist-m" in shown[0], shown
+    assert "Adapt automatically" in shown[0] and "worst pair" in shown[0]  # the measured automatic choice first
+    assert not at.button(key="ui.adapt").disabled  # its button, in the expander below
     at.button(key="ui.use_recommended").click().run()
     assert not at.exception
     assert at.selectbox(key="train.strategy").value == rec.strategy

@@ -8,7 +8,8 @@ import sys
 from . import train as train_cli
 
 DATA_FLAGS = ("target", "source", "target_domain", "source_domain", "per_class", "target_labels", "img_size",
-              "balance", "seed", "backbone", "weights", "batch_size", "device", "precision", "threads", "name")
+              "shared_classes", "balance", "seed", "backbone", "weights", "batch_size", "device", "precision",
+              "threads", "name")
 
 
 def _config(args):
@@ -64,12 +65,18 @@ def _print_leaderboard(summary: dict, folder) -> None:
     from rich.console import Console
     from rich.table import Table
     search = summary.get("search") or {}
-    table = Table(title=f"recipe search: {search.get('seconds', '?')} s of a {search.get('budget_s', '?')} s budget")
-    for column in ("recipe", "val accuracy", "epochs", "seconds", "status"):
+    rows = search.get("candidates", [])
+    label_free = any("validator" in row for row in rows)
+    table = Table(title=f"recipe search: {search.get('seconds', '?')} s of a {search.get('budget_s', '?')} s budget"
+                  + (f"; no target labels, ranked by the validator {rows[0].get('validator_name')}" if label_free
+                     else ""))
+    for column in ("recipe", *(("validator",) if label_free else ()), "val accuracy", "epochs", "seconds", "status"):
         table.add_column(column)
-    for row in search.get("candidates", []):
-        val = row.get("val_accuracy")
-        table.add_row(("★ " if row.get("winner") else "") + row["recipe"], "-" if val is None else f"{val:.3f}",
+    for row in rows:
+        val, score = row.get("val_accuracy"), row.get("validator")
+        table.add_row(("★ " if row.get("winner") else "") + row["recipe"],
+                      *((("-" if score is None else f"{score:.3f}"),) if label_free else ()),
+                      "-" if val is None else f"{val:.3f}",
                       str(row["epochs"]), f"{row['seconds']:.0f}", row["status"] + (f" ({row['note']})"
                                                                                     if row.get("note") else ""))
     console = Console()
@@ -78,6 +85,9 @@ def _print_leaderboard(summary: dict, folder) -> None:
     console.print(f"winner: {search.get('winner')}, kept: target val {summary.get('target.val.accuracy', 0):.3f}"
                   f", target test {'-' if test is None else f'{test:.3f}'} (before transfer: "
                   f"{summary.get('before.target.test.accuracy', float('nan')):.3f}); files in {folder}")
+    if label_free:
+        console.print("val accuracy is shown, not used: without target labels the validator chose (the target's "
+                      "val labels are what a user without labels would not have)")
 
 
 def add_parser(sub) -> None:
@@ -87,7 +97,10 @@ def add_parser(sub) -> None:
     p.add_argument("--target-domain", help="domain inside a multi-domain target root")
     p.add_argument("--source-domain", help="domain inside a multi-domain source root")
     p.add_argument("--per-class", type=int, help="load at most this many images per class")
-    p.add_argument("--target-labels", type=int, help="labelled target images per class to train on")
+    p.add_argument("--target-labels", type=int, help="labelled target images per class to train on (0: none; the "
+                   "adaptation recipes are then ranked by a label-free validator)")
+    p.add_argument("--shared-classes", action="store_true", default=None,
+                   help="with a source whose classes only partly match the target's: use only the classes both have")
     p.add_argument("--img-size", type=int, help="input size in pixels (default: the backbone's)")
     p.add_argument("--balance", help="class balance of the labelled training data: auto | sampler | off")
     p.add_argument("--budget", type=float, help="seconds for the whole search, the winner's retraining included "

@@ -19,6 +19,7 @@ import numpy as np
 from ..config import RunConfig
 from ..fitting import fit
 from ..train.events import EpochEnded
+from ..validators import CHOSEN
 from .candidates import Recipe, candidate_configs, epochs_for
 
 RUNGS = (1 / 12, 1 / 4, 1)  # of a candidate's epochs: 1, 3 and 12 of the usual 12
@@ -48,9 +49,16 @@ class Candidate:
     setup_seconds: float = SETUP_GUESS_S
     status: str = "waiting"  # waiting | training | kept | pruned | out of budget | failed
     note: str = ""
+    # Without target labels (--target-labels 0) candidates are ranked by the label-free
+    # validator (tlcore.validators.CHOSEN), never by the target's val labels.
+    label_free: bool = False
+    validator: float | None = None
 
     def score(self) -> tuple:
-        """Higher is better: val accuracy, then lower val loss, then cheaper (earlier) recipes."""
+        """Higher is better: val accuracy (label-free: the validator), then lower val loss, then
+        cheaper (earlier) recipes."""
+        if self.label_free:
+            return (self.validator if self.validator is not None else -float("inf"),)
         return (self.val_accuracy if self.val_accuracy is not None else -1.0,
                 -(self.val_loss if self.val_loss is not None else float("inf")))
 
@@ -65,6 +73,7 @@ class Candidate:
                 "strategy": self.config.strategy.name, "freeze": self.config.model.freeze,
                 "augment": self.config.data.augment, "epochs": self.epochs_done,
                 "val_accuracy": self.val_accuracy, "val_loss": self.val_loss, "seconds": round(self.seconds, 1),
+                **({"validator": self.validator, "validator_name": CHOSEN} if self.label_free else {}),
                 "status": self.status, "note": self.note}
 
 
@@ -91,7 +100,8 @@ def search(base: RunConfig, folder: str | Path, budget_s: float, on_update: Call
     started, deadline = time.monotonic(), time.monotonic() + budget_s
     target_images, source_images = _labelled_images(base)
     epochs = [epochs_for(n, base.batch_size) for n in (target_images, max(target_images, source_images))]
-    cands = [Candidate(r, c, Path(folder) / f"{i}-{r.strategy}")
+    label_free = base.data.target_labels_per_class == 0
+    cands = [Candidate(r, c, Path(folder) / f"{i}-{r.strategy}", label_free=label_free)
              for i, (r, c) in enumerate(candidate_configs(base, *epochs))]
     if not cands:
         raise SearchError("no recipe applies: the target needs labelled images (--target-labels is 0) or a "
@@ -161,6 +171,7 @@ def _train_to(cand: Candidate, epochs: int, stop: Callable[[], bool], report: Ca
         last = result.history[-1] if result.history else {}
         cand.epochs_done = last.get("epoch", cand.epochs_done)
         cand.val_accuracy, cand.val_loss = last.get("target.val.accuracy"), last.get("target.val.loss")
+        cand.validator = last.get(f"validators.{CHOSEN}")
         trained = max(cand.epochs_done - first, 1)
         cand.setup_seconds = max(elapsed - result.summary.get("train_time_s", 0.0), 0.0)
         cand.epoch_seconds = result.summary.get("train_time_s", elapsed) / trained
@@ -197,7 +208,7 @@ def _halve(alive: list[Candidate], rung: int, report) -> list[Candidate]:
 
 
 def _outcome(cands: list[Candidate], started: float, stopped: bool) -> SearchOutcome:
-    scored = [c for c in cands if c.val_accuracy is not None]
+    scored = [c for c in cands if (c.validator if c.label_free else c.val_accuracy) is not None]
     if not scored:
         problems = "; ".join(f"{c.recipe.name}: {c.note}" for c in cands if c.note) or "no candidate finished"
         raise SearchError(f"no candidate could be trained within the budget ({problems})")
