@@ -73,14 +73,14 @@ def _scores(**values):
     return {f"validators.{k}": v for k, v in values.items()}
 
 
-def test_the_verdict_needs_the_chosen_validator_and_agreement():
+def test_the_verdict_needs_both_best_validators_to_agree():
     twin = _scores(source_acc=0.9, entropy=-0.5, info_max=1.0, snd=3.0, dev=-0.3, reverse=0.6)
     better = _scores(source_acc=0.95, entropy=-0.3, info_max=1.2, snd=3.5, dev=-0.2, reverse=0.7)
     worse = _scores(source_acc=0.7, entropy=-0.9, info_max=0.8, snd=2.0, dev=-0.6, reverse=0.5)
-    mixed = _scores(source_acc=0.95, entropy=-0.9, info_max=0.8, snd=2.0, dev=-0.2, reverse=0.5)
-    assert verdict(better, twin, "source_acc").label == "likely helped"
-    assert verdict(worse, twin, "source_acc").label == "likely hurt"
-    mixed_verdict = verdict(mixed, twin, "source_acc")
+    mixed = _scores(source_acc=0.95, entropy=-0.1, info_max=1.5, snd=4.0, dev=-0.6, reverse=0.7)
+    assert verdict(better, twin, "reverse", "dev").label == "likely helped"
+    assert verdict(worse, twin, "reverse", "dev").label == "likely hurt"
+    mixed_verdict = verdict(mixed, twin, "reverse", "dev")  # every other validator up: still only the two count
     assert mixed_verdict.label == "cannot tell" and mixed_verdict.headline.startswith("Cannot tell")
-    assert "0.900 for source only, 0.950 for this run" in mixed_verdict.headline
-    assert verdict(better, {}, "source_acc") is None  # no twin (no source set): no verdict
+    assert "0.600 for source only, 0.700 for this run" in mixed_verdict.headline
+    assert verdict(better, {}) is None  # no twin (no source set): no verdict

@@ -125,9 +125,10 @@ def label_free_scores(source_val: tuple[np.ndarray, np.ndarray, np.ndarray], tar
 
 
 # The validator the app chooses with: the smallest regret on the target VALIDATION splits of
-# the da-select benchmark (benchmarks/adaptation_selection.py; BENCHMARKS.md has its table).
-CHOSEN = "source_acc"
-AGREE = 4  # of the 6 validators must move the chosen one's way for a verdict other than "cannot tell"
+# the da-select benchmark (benchmarks/adaptation_selection.py; BENCHMARKS.md has its table),
+# and the runner-up, which a verdict needs to agree with it.
+CHOSEN = "reverse"
+SECOND = "dev"
 
 
 @dataclass(frozen=True)
@@ -138,27 +139,27 @@ class Verdict:
     gap: tuple[float, float] | None = None  # proxy A-distance (twin's features, this run's)
 
 
-def verdict(run: Mapping[str, float], twin: Mapping[str, float], chosen: str = CHOSEN) -> Verdict | None:
+def verdict(run: Mapping[str, float], twin: Mapping[str, float], chosen: str = CHOSEN,
+            second: str = SECOND) -> Verdict | None:
     """Whether adaptation helped, from the run's validators and its source-only twin's (the
     linear probe on the source's pretrained features, tlcore.train.label_free), both as
-    "validators.<name>" dicts; None when either has none (a run without a source, say)."""
+    "validators.<name>" dicts; None when either lacks them (a run without a source, say).
+    "likely helped" when the two best validators (by benchmark regret) both rate the run
+    higher than the twin, "likely hurt" when both rate it lower, else "cannot tell"."""
     names = [v for v in VALIDATORS if run.get(f"validators.{v}") is not None
              and twin.get(f"validators.{v}") is not None]
-    if chosen not in names:
+    if chosen not in names or second not in names:
         return None
     evidence = [(VALIDATORS[v], float(twin[f"validators.{v}"]), float(run[f"validators.{v}"])) for v in names]
-    diff = {v: run[f"validators.{v}"] - twin[f"validators.{v}"] for v in names}
-    up, down = sum(d > 0 for d in diff.values()), sum(d < 0 for d in diff.values())
+    diff = {v: run[f"validators.{v}"] - twin[f"validators.{v}"] for v in (chosen, second)}
     gap = (twin["gap.a_distance"], run["gap.a_distance"]) \
         if run.get("gap.a_distance") is not None and twin.get("gap.a_distance") is not None else None
-    said = (f"{VALIDATORS[chosen]} {twin[f'validators.{chosen}']:.3f} for source only, "
-            f"{run[f'validators.{chosen}']:.3f} for this run; {up} of {len(names)} validators rate it higher")
-    if diff[chosen] > 0 and up >= AGREE:
-        label = "likely helped"
-    elif diff[chosen] < 0 and down >= AGREE:
-        label = "likely hurt"
+    said = "; ".join(f"{VALIDATORS[v]} {twin[f'validators.{v}']:.3f} for source only, {run[f'validators.{v}']:.3f} "
+                     "for this run" for v in (chosen, second))
+    if diff[chosen] > 0 and diff[second] > 0:
+        label, opening = "likely helped", "Adaptation likely helped"
+    elif diff[chosen] < 0 and diff[second] < 0:
+        label, opening = "likely hurt", "Adaptation likely hurt"
     else:
-        label = "cannot tell"
-    opening = {"likely helped": "Adaptation likely helped", "likely hurt": "Adaptation likely hurt",
-               "cannot tell": "Cannot tell whether adaptation helped"}[label]
+        label, opening = "cannot tell", "Cannot tell whether adaptation helped (the two validators disagree)"
     return Verdict(label, f"{opening}: {said}.", evidence, gap)

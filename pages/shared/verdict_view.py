@@ -4,14 +4,11 @@ from __future__ import annotations
 
 import streamlit as st
 
+from tlcore.strategies.recommend import automatic_adaptation
 from tlcore.validators import CHOSEN, SECOND, VALIDATORS, verdict
 
 ICONS = {"likely helped": ":material/thumb_up:", "likely hurt": ":material/warning:",
          "cannot tell": ":material/help:"}
-# How often the verdict was right on the benchmark's adaptation runs (target test accuracy vs
-# the twin's), from benchmarks/adaptation_selection.py's verdict table.
-PRECISION = ("On the benchmark's adaptation runs, 'likely helped' and 'likely hurt' were right every time they were "
-             "said (7 runs); most runs got 'cannot tell'.")
 TWIN = ("The source-only twin is the optimal linear head on the source's pretrained features, computed with the run "
         "in seconds. It is the bar because it is hard to beat: on a held-back clip-art pair it reached 85.7% on the "
         "target where fine-tuning on the source reached 74.6%.")
@@ -27,7 +24,7 @@ def adaptation_verdict(summary: dict, key: str) -> None:
     box = {"likely helped": st.success, "likely hurt": st.error, "cannot tell": st.info}[result.label]
     box(f"**{result.headline}** Judged without target labels by the two validators with the smallest regret in the "
         f"da-select benchmark (BENCHMARKS.md): `{CHOSEN}` ({VALIDATORS[CHOSEN]}) and `{SECOND}` "
-        f"({VALIDATORS[SECOND]}). {PRECISION}", icon=ICONS[result.label])
+        f"({VALIDATORS[SECOND]}). {automatic_adaptation().verdict_record()}", icon=ICONS[result.label])
     if summary.get("best_by"):
         st.caption(f"The best epoch of this run was chosen by `{CHOSEN}`, not by the target's val labels.")
     with st.expander("Evidence: each validator for source only and for this run", expanded=result.label != "likely "
