@@ -68,6 +68,11 @@ def run_job(job: dict) -> dict:
     if "search" in s:
         row["winner"], row["search_s"] = s["search"]["winner"], s["search"]["seconds"]
         row["candidates"] = s["search"]["candidates"]
+    if job.get("history"):  # every evaluated epoch's target accuracies and label-free validators
+        keep = ("target.test.accuracy", "target.val.accuracy", "source.val.accuracy")
+        row["history"] = [{k: v for k, v in h.items() if k in keep or k.startswith("validators.") or k == "epoch"}
+                          for h in result.history]
+        row["twin"] = {k[len("twin."):]: v for k, v in s.items() if k.startswith("twin.")}
     if job.get("gap") and s["status"] == "finished":
         row["gap"] = trained_gap(config, result.strategy, job["gap"])
     return row

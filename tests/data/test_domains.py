@@ -69,3 +69,12 @@ def test_missing_debian_data_says_how_to_get_it(monkeypatch, tmp_path):
     monkeypatch.setattr(domains, "FASHION_DIR", tmp_path)
     with pytest.raises(DomainUnavailable, match="apt-get install dataset-fashion-mnist"):
         load_domain("fashion")
+
+
+def test_clipart_sketch_is_the_clip_art_as_grey_outlines():
+    need_domain("clipart-sketch")
+    art, sketch = load_domain("clipart", per_class=4), load_domain("clipart-sketch", per_class=4)
+    assert sketch.class_names == art.class_names and (sketch.labels == art.labels).all()
+    assert all(a.shape == s.shape for a, s in zip(art.images, sketch.images))
+    assert np.mean([im.std(axis=2).mean() for im in sketch.images]) == 0  # grey: no colour left
+    assert np.mean([im.mean() for im in sketch.images]) > 200  # mostly white paper, dark lines
