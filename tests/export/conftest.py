@@ -64,9 +64,12 @@ def finetuned_model(finetuned):
 
 
 # The adaptation runs: mnist -> syndigits, one epoch, random init. DANN on the DANN paper's
-# digits CNN; AdaBN on torchvision's mobilenet_v3_small, since the digits CNN has no
-# BatchNorm and AdaBN's evaluation copy would then equal the backbone it was made from.
-ADAPTED = {"dann": ("dann_digits_cnn", 28), "adabn": ("mobilenet_v3_small", 32)}
+# digits CNN; AdaBN and MCC with domain-specific BatchNorm (the target-statistics copy every
+# adaptation method can evaluate with) on torchvision's mobilenet_v3_small, since the digits
+# CNN has no BatchNorm and the evaluation copy would then equal the backbone it was made from.
+# name: (strategy, backbone, image size, parameters)
+ADAPTED = {"dann": ("dann", "dann_digits_cnn", 28, {}), "adabn": ("adabn", "mobilenet_v3_small", 32, {}),
+           "mcc-dsbn": ("mcc", "mobilenet_v3_small", 32, {"bn_mode": "domain"})}
 
 
 @pytest.fixture(scope="session")
@@ -74,10 +77,11 @@ def adapted(export_store):
     """{strategy: run row} for the runs of ADAPTED (a few seconds each)."""
     from tlcore.config import DataConfig, ModelConfig, RunConfig, ScheduleConfig, StrategyConfig
     rows = {}
-    for name, (backbone, size) in ADAPTED.items():
+    for name, (strategy, backbone, size, params) in ADAPTED.items():
         config = RunConfig(data=DataConfig(target="syndigits", source="mnist", per_class=20, image_size=size),
                            model=ModelConfig(backbone=backbone, weights="none", freeze="none"),
-                           strategy=StrategyConfig(name), schedule=ScheduleConfig(epochs=1), batch_size=16)
+                           strategy=StrategyConfig(strategy, params), schedule=ScheduleConfig(epochs=1),
+                           batch_size=16)
         rows[name] = export_store.get(_train(export_store, config, f"export-{name}"))
     return rows
 

@@ -174,7 +174,35 @@ def create_strategy(name: str, backbone: Backbone, num_classes: int, params=None
     return _STRATEGIES.get(name).factory(backbone, num_classes, params, freeze, bn_policy)
 
 
-class AdaptationStrategy(Strategy):
+class TargetStatisticsEval(Strategy):
+    """Evaluates the target with a copy of the backbone whose BatchNorm statistics were
+    re-estimated on target images (AdaBN; DSBN at test). The copy is a submodule, so it is
+    saved with the checkpoint, loaded back for prediction and exported."""
+    adapts_at_eval = True
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self._target_model = None
+
+    @torch.no_grad()
+    def adapt_for_eval(self, target_images) -> None:
+        self._target_model = target_statistics_copy(self.backbone, target_images)
+
+    def eval_model(self, domain: str) -> nn.Module:
+        model = self._target_model
+        return model if domain == "target" and model is not None else self.backbone
+
+    def load_eval_state(self, state):
+        model = super().load_eval_state(state)
+        prefix = "_target_model."  # the target-statistics copy, present once it was evaluated
+        if self.adapts_at_eval and any(k.startswith(prefix) for k in state):
+            self._target_model = copy.deepcopy(self.backbone).eval()
+            self._target_model.load_state_dict({k[len(prefix):]: v for k, v in state.items() if k.startswith(prefix)})
+            model = self._target_model
+        return model
+
+
+class AdaptationStrategy(TargetStatisticsEval):
     """Shared by the DA strategies: a supervised loss on the source (plus the labelled
     target images, when there are some) and features of both domains to align.
 
@@ -212,22 +240,6 @@ class AdaptationStrategy(Strategy):
             loss = loss + self.hp["target_weight"] * parts["tgt_cls_loss"]
         return loss, parts, f_s, f_t
 
-    @torch.no_grad()
-    def adapt_for_eval(self, target_images) -> None:
-        self._target_model = target_statistics_copy(self.backbone, target_images)
-
-    def eval_model(self, domain: str) -> nn.Module:
-        model = getattr(self, "_target_model", None)
-        return model if domain == "target" and model is not None else self.backbone
-
-    def load_eval_state(self, state):
-        model = super().load_eval_state(state)
-        prefix = "_target_model."  # the target-statistics copy, present once it was evaluated
-        if self.adapts_at_eval and any(k.startswith(prefix) for k in state):
-            self._target_model = copy.deepcopy(self.backbone).eval()
-            self._target_model.load_state_dict({k[len(prefix):]: v for k, v in state.items() if k.startswith(prefix)})
-            model = self._target_model
-        return model
 
 
 def copy_linear_fit(head: nn.Module, fit, num_classes: int) -> bool:
