@@ -10,7 +10,8 @@ from benchmarks.suite import main, render, save_results, update_report
 from tlcore.cli import main as cli_main
 
 ROOT = Path(__file__).resolve().parents[1]
-SECTIONS = ["transfer", "recipes", "da-classic", "da-pretrained", "speed-trainer", "speed-cache", "speed-pipeline",
+SECTIONS = ["transfer", "recipes", "da-classic", "da-pretrained", "da-select", "da-classic-cli", "da-semi",
+            "speed-trainer", "speed-cache", "speed-pipeline",
             "speed-precision", "speed-compile", "speed-umap"]
 
 
