@@ -15,6 +15,7 @@ from tlcore.run_record import ACTIVE, LIVE
 from tlcore.runs import resume, seed_group, stop
 from tlcore.runs.read import MetricsFeed, instance_weights, progress, waiting_for_slot
 from tlcore.runs.scheduler import log_tail
+from tlcore.train.trunk import describe_record
 
 from .format import duration, gain, percent, status_badge
 from .search_view import leaderboard
@@ -105,6 +106,10 @@ def _header(store, run, group, prog, waiting: bool) -> None:
             st.rerun()
 
 
+TRUNK_HELP = ("The stages below the trainable ones are frozen, so their output for an image never changes: it was "
+              "computed once, and every epoch ran only the stages that train. The model is the same as without it.")
+
+
 def _state(store, run) -> None:
     """Why a run waits or failed, or its headline numbers once it finished."""
     if run.status == "queued":
@@ -124,6 +129,9 @@ def _state(store, run) -> None:
         c[2].metric("Time", duration(search.get("seconds") or summary.get("wall_time_s")),
                     help=f"on {summary.get('device')}" + (", the whole recipe search" if search else ""))
         adaptation_verdict(summary, "train")
+        if (summary.get("trunk_cache") or {}).get("stages"):
+            line = describe_record(summary["trunk_cache"])
+            st.caption(line[0].upper() + line[1:] + ".", help=TRUNK_HELP)
         st.page_link("pages/evaluate.py", label="See the full evaluation", icon=":material/insights:",
                      query_params={"run": run.id})
 

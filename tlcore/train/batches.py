@@ -84,7 +84,7 @@ def assemble(ctx: TrainContext, parts: list[tuple[str, tuple]], cached: bool, ch
             batch["tgt_u_strong"] = ctx.preprocess(x, train=True, augment="consistency")
         if not cached:
             x = ctx.preprocess(x, train=True)
-            if channels_last:
+            if channels_last and x.dim() == 4:
                 x = x.contiguous(memory_format=torch.channels_last)
         batch.update({key: x} if key == "tgt_u" else {f"{key}_x": x, f"{key}_y": y, f"{key}_i": i})
     return batch

@@ -18,6 +18,7 @@ from ..freezing import parse_freeze_spec
 from ..registry import UnknownNameError
 from ..strategies import create_strategy, strategy_info
 from .optim import list_optimizers, list_schedules
+from .trunk import TrunkCache, trunk_active
 
 
 class ConfigError(ValueError):
@@ -96,12 +97,17 @@ class TrainContext:
                                         config.strategy.params, config.model.freeze, config.model.bn_policy)
         self.preprocess = BatchPreprocess(info.mean, info.std, config.data.augment).to(fabric.device)
         self._datasets: dict[str, ResizedImages] = {}
+        # While the frozen-trunk cache is active (tlcore.train.trunk), the splits are its outputs.
+        self.inputs_override: dict | None = None
+        self.trunk: TrunkCache | None = None  # set by the loop
         self._features: dict = {}  # split name, or (split name, views) for training_features
         self._linear_fits: dict[tuple, LinearFit | None] = {}
 
     # ---- data sets by name: target_labelled, target_unlabelled, target_val, target_test,
     #      source_train, source_val, source_test
     def dataset(self, which: str) -> ResizedImages:
+        if self.inputs_override is not None:
+            return self.inputs_override[which]  # a split the cache lacks is a bug: fail loudly
         if which not in self._datasets:
             d = self.data
             if which == "target_labelled":
@@ -130,8 +136,11 @@ class TrainContext:
 
     def feature_tensor(self, which: str) -> torch.Tensor:
         if which not in self._features:
-            self._features[which] = extract_features(self.strategy.backbone, self.dataset(which), self.preprocess,
-                                                     max(self.config.batch_size, 64), self.fabric)
+            # From the frozen trunk's cached output where there is one: the same features, cheaper.
+            cached = self.trunk is not None and len(self.trunk.datasets.get(which, ())) > 0
+            with trunk_active(self, self.strategy.backbone, self.trunk, on=cached):
+                self._features[which] = extract_features(self.strategy.backbone, self.dataset(which),
+                                                         self.preprocess, max(self.config.batch_size, 64), self.fabric)
         return self._features[which]
 
     def training_features(self, which: str) -> tuple[torch.Tensor, np.ndarray]:

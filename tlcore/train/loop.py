@@ -18,7 +18,7 @@ from ..features import LinearFit, linear_probe
 from ..metrics import classification_metrics
 from ..run_folder import RunFolder
 from ..validators import CHOSEN
-from .batches import assemble, build_loaders, forever, images_in, reseed
+from .batches import BATCH_KEYS, assemble, batch_kinds, build_loaders, forever, images_in, reseed
 from .checkpoint import load_checkpoint
 from .context import TrainContext
 from .evaluate import evaluate_all
@@ -27,6 +27,7 @@ from .events import EpochEnded, EpochStarted, LogMessage, RunEnded, RunStarted, 
 from .optim import build_optimizer
 from .state import LoopState
 from .summary import build_summary
+from .trunk import build_trunk_cache, trunk_active
 
 
 @dataclass
@@ -91,6 +92,8 @@ class _Loop:
         self.listeners = list(listeners) if self.fabric.is_global_zero else []
         self.state = LoopState()
         self.patience_left = config.schedule.early_stopping_patience  # evaluations without improvement left
+        self.trunk, self.trunk_for, self.trunk_note = None, None, ""  # the frozen-trunk cache (see _refresh_trunk)
+        self.loaders: dict = {}
 
     def emit(self, event) -> None:
         for listener in self.listeners:
@@ -103,17 +106,21 @@ class _Loop:
         self.ctx = ctx = TrainContext(config, fabric)
         self.strategy = strategy = ctx.strategy
         strategy.to(fabric.device)
+        # Setting the strategy up freezes stages; it changes no weight the probes below read.
+        strategy.setup(ctx)
+        self.cached = self._feature_cache_on()
+        strategy.features_cached = self.cached
+        self.epochs = self._epochs_to_run()
+        self._refresh_trunk()  # before the probes: their features are computed from the trunk's output
         self.before = self._before_probe()
         # The source-only twin an adaptation run is judged against (tlcore.verdict): the probe
         # on the source's pretrained features, with the same validators the run records.
         self.twin = probe_validator_metrics(ctx, ctx.linear_fit(("source_train",))) \
             if ctx.strategy_info.needs_source else {}
-        strategy.setup(ctx)
-        self.cached = self._feature_cache_on()
-        strategy.features_cached = self.cached
         self.head_fit = self._convex_head_fit()
-        self.epochs = 1 if self.head_fit else self._epochs_to_run()  # the solver's is one "epoch"
-        self.loaders, self.main_key = build_loaders(ctx, self.cached)
+        self.epochs = 1 if self.head_fit else self.epochs  # the solver's is one "epoch"
+        with trunk_active(ctx, strategy.backbone, self.trunk, on=bool(self.trunk and self.trunk.training)):
+            self.loaders, self.main_key = build_loaders(ctx, self.cached)
         for warning in ctx.warnings:  # the loaders add theirs (e.g. the class-balanced sampler turned on)
             self.emit(LogMessage(warning, "warning"))
         steps_per_epoch = len(self.head_fit.candidates) if self.head_fit else len(self.loaders[self.main_key])
@@ -185,15 +192,17 @@ class _Loop:
         message = self.strategy.on_epoch_start(epoch, config.schedule.epochs)
         frozen = {s.name: s.name in self.strategy.backbone.frozen_stages for s in self.strategy.backbone.stages()}
         self.emit(EpochStarted(epoch + 1, message, frozen))
+        self._refresh_trunk()
         reseed(self.loaders, config.seed, epoch)
         t0 = time.perf_counter()
-        self._train_steps(epoch)
+        with trunk_active(self.ctx, self.strategy.backbone, self.trunk, on=bool(self.trunk and self.trunk.training)):
+            self._train_steps(epoch)
         state.train_seconds += time.perf_counter() - t0
         if state.status == "failed":
             return False
         stopped, last = state.status == "stopped", epoch + 1 == self.epochs
         evaluated = (epoch + 1) % max(config.schedule.eval_every, 1) == 0 or last or stopped
-        metrics = evaluate_all(self.ctx, self.strategy, self.fabric, self.cached) if evaluated else {}
+        metrics = self._evaluate() if evaluated else {}
         improved = self._record(epoch + 1, metrics, evaluated)
         early = self._patience_ran_out(evaluated, improved)
         self.emit(EpochEnded(epoch + 1, metrics, time.perf_counter() - t0, improved, final=last or stopped or early,
@@ -203,12 +212,49 @@ class _Loop:
                                  "epochs"))
         return not (stopped or early)
 
+    def _evaluate(self) -> dict:
+        with trunk_active(self.ctx, self.strategy.backbone, self.trunk):
+            return evaluate_all(self.ctx, self.strategy, self.fabric, self.cached)
+
+    def _refresh_trunk(self) -> None:
+        """The frozen-trunk cache (tlcore.train.trunk) for the freeze map of this epoch: built
+        before the first epoch, again when a plan (gradual unfreezing, LP-FT) changes the map."""
+        backbone, info = self.strategy.backbone, self.ctx.strategy_info
+        if (self.cached or not self.config.feature_cache or self.config.devices > 1
+                or self.strategy.adapts_at_eval or self.trunk_for == backbone.frozen_stages):
+            return
+        self.trunk_for = backbone.frozen_stages
+        training = self.config.data.augment == "none" and not info.strong_unlabelled_view
+        had_training_cache = bool(self.trunk and self.trunk.training)
+        self.trunk = self.ctx.trunk = None  # the old one's memory goes before the new one is built
+        if backbone.frozen_stages:
+            self.trunk, why = build_trunk_cache(self.ctx, backbone, self.fabric, self._trunk_splits(training),
+                                                training)
+            self.ctx.trunk = self.trunk
+            self.trunk_note = self.trunk.describe(self.epochs) if self.trunk else f"no frozen-trunk cache: {why}"
+            self.emit(LogMessage(self.trunk_note))
+        if had_training_cache or (self.trunk and self.trunk.training):
+            with trunk_active(self.ctx, backbone, self.trunk, on=bool(self.trunk and self.trunk.training)):
+                if self.loaders:  # built in prepare; rebuilt when the trunk changes
+                    self.loaders, self.main_key = build_loaders(self.ctx, self.cached)
+
+    def _trunk_splits(self, training: bool) -> list[str]:
+        """What the loop reads while the trunk cache is active: every evaluated split, the
+        validators' splits, and with ``training`` the training splits."""
+        splits = ["target_val", "source_val"] + (["target_test", "source_test"] if self.config.schedule.eval_test
+                                                 else [])
+        if self.ctx.strategy_info.needs_source:
+            splits += ["source_train", "target_unlabelled"]
+        if training:
+            splits += [BATCH_KEYS[k] for k in batch_kinds(self.ctx)]
+        return list(dict.fromkeys(splits))
+
     def evaluate_as_ended(self) -> None:
         """A run resumed with no epoch left to train (the recipe search keeps its winner this
         way, with test evaluation now on): evaluate the checkpoint once as the run's last and
         best epoch, so its files, summary and store rows describe that model."""
         state = self.state
-        metrics = evaluate_all(self.ctx, self.strategy, self.fabric, self.cached)
+        metrics = self._evaluate()
         state.metrics = metrics
         value = self._monitored(metrics)
         state.best_value = value if value is not None else state.best_value
@@ -316,6 +362,8 @@ class _Loop:
         summary.update({f"twin.{k}": v for k, v in self.twin.items()})
         if self.twin and not len(self.ctx.data.target_labelled):
             summary["best_by"] = f"validators.{CHOSEN}"
+        if self.trunk_note:
+            summary["trunk_cache"] = self.trunk.record(self.epochs) if self.trunk else {"off": self.trunk_note}
         if self.head_fit is not None:
             summary["linear_head_C"] = self.head_fit.C  # the L2 strength the convex head chose on val
         self.emit(RunEnded(state.status, summary, state.error))
