@@ -39,7 +39,7 @@ def write_image_folder(root: Path, domain: str, per_class: int, seed: int = 0, e
 
 # ---- TL Studio's trainer vs the torchvision transfer-learning tutorial's loop
 
-def tutorial_loop(root: Path, freeze: str, epochs: int, seed: int) -> dict:
+def tutorial_loop(root: Path, freeze: str, epochs: int, seed: int, size: int = SIZE) -> dict:
     """The tutorial's recipe (pytorch.org/tutorials/beginner/transfer_learning_tutorial):
     ImageFolder + transforms decoding every image every epoch, the whole network run on every
     batch in fp32, train and val phases each epoch. Same model, weights, trainable stages,
@@ -50,7 +50,7 @@ def tutorial_loop(root: Path, freeze: str, epochs: int, seed: int) -> dict:
     from tlcore.freezing import apply_freeze
     torch.manual_seed(seed)
     t0 = time.perf_counter()
-    tf = transforms.Compose([transforms.Resize((SIZE, SIZE)), transforms.ToTensor(),
+    tf = transforms.Compose([transforms.Resize((size, size)), transforms.ToTensor(),
                              transforms.Normalize([0.5] * 3, [0.5] * 3)])
     sets = {p: datasets.ImageFolder(root / p, tf) for p in ("train", "val", "test")}
     loaders = {p: torch.utils.data.DataLoader(d, batch_size=32, shuffle=p == "train", num_workers=0)
@@ -79,9 +79,9 @@ def tutorial_loop(root: Path, freeze: str, epochs: int, seed: int) -> dict:
     return {"curve": curve, "test_acc": accuracy("test"), "total_s": time.perf_counter() - t0}
 
 
-def tlstudio_run(root: Path, freeze: str, epochs: int, seed: int) -> dict:
+def tlstudio_run(root: Path, freeze: str, epochs: int, seed: int, size: int = SIZE) -> dict:
     from tlcore.train import EpochEnded, train
-    config = RunConfig(data=DataConfig(target=str(root), image_size=SIZE),
+    config = RunConfig(data=DataConfig(target=str(root), image_size=size),
                        model=ModelConfig(freeze=freeze), optim=OptimConfig(lr=1e-3),
                        schedule=ScheduleConfig(epochs=epochs, scheduler="constant"),
                        feature_map=FeatureMapConfig(every=0), batch_size=32, seed=seed)
@@ -93,7 +93,8 @@ def tlstudio_run(root: Path, freeze: str, epochs: int, seed: int) -> dict:
 
     s = train(config, [on_event]).summary
     return {"curve": curve, "test_acc": s["target.test.accuracy"], "total_s": time.perf_counter() - t0,
-            "cached": s["feature_cache"], "precision": s["precision"]}
+            "cached": s["feature_cache"], "precision": s["precision"], "memory_format": s.get("memory_format"),
+            "trunk_cache": s.get("trunk_cache"), "train_s": s["train_time_s"]}
 
 
 def time_to(curve, accuracy: float) -> float | None:

@@ -50,7 +50,7 @@ def section(name: str, title: str, quick_budget_s: int, retable: Callable | None
 
 # The order sections are listed and run in.
 MODULES = ("transfer", "recipe_search", "adaptation", "adaptation_selection", "adaptation_classic", "semi_supervised",
-           "speed", "speed_models")
+           "speed", "speed_real", "speed_models")
 
 
 def _load_sections() -> list[str]:

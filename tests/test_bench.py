@@ -11,7 +11,7 @@ from tlcore.cli import main as cli_main
 
 ROOT = Path(__file__).resolve().parents[1]
 SECTIONS = ["transfer", "recipes", "da-classic", "da-pretrained", "da-select", "da-classic-cli", "da-semi",
-            "speed-trainer", "speed-cache", "speed-pipeline",
+            "speed-trainer", "speed-cache", "speed-pipeline", "speed-real",
             "speed-precision", "speed-compile", "speed-umap"]
 
 

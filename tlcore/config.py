@@ -121,6 +121,7 @@ class RunConfig:
     seed: int = 0
     device: str = "auto"  # auto | cpu | cuda | mps
     precision: str = "auto"  # auto | fp32 | bf16 | fp16
+    memory_format: str = "auto"  # auto | channels_last | contiguous (tlcore.devices.choose_memory_format)
     devices: int = 1  # >1 launches data-parallel processes through Lightning Fabric
     feature_cache: bool = True  # train the head on cached features when the backbone is frozen
     # With augmentation and a frozen backbone: views of each training image in the feature

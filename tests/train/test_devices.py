@@ -69,3 +69,31 @@ def test_feature_cache_on_cuda():
     r = fit(cfg)
     assert r.summary["feature_cache"] and r.summary["device"] == "cuda"
     assert r.summary["target.test.accuracy"] > 0.3
+
+
+def test_memory_format_follows_the_machine(monkeypatch):
+    from tlcore import devices
+    monkeypatch.setattr(devices, "cpu_flags", lambda: {"avx2", "avx512f", "amx_bf16"})
+    assert devices.choose_memory_format("auto", "cpu")[0] == "channels_last"
+    monkeypatch.setattr(devices, "cpu_flags", lambda: {"avx2", "fma"})  # an AVX2-only CPU: NHWC measured 0.95x
+    assert devices.choose_memory_format("auto", "cpu") == ("contiguous", "CPU without AVX-512: NHWC measured 0.95x")
+    assert devices.choose_memory_format("auto", "cuda")[0] == "channels_last"
+    assert devices.choose_memory_format("contiguous", "cuda") == ("contiguous", "asked for")
+    with pytest.raises(ValueError, match="valid: auto, channels_last, contiguous"):
+        devices.choose_memory_format("nhwc", "cpu")
+
+
+def test_channels_last_trains_the_same_model_up_to_rounding(tmp_path):
+    """Both layouts on the real pretrained default, last two stages trained (so convolutions
+    train): the same test accuracy within one image, and the choice recorded with the run."""
+    def run(layout, out):
+        return fit(RunConfig(data=DataConfig(target="syndigits", per_class=12, image_size=48),
+                             model=ModelConfig(freeze="last:2"), schedule=ScheduleConfig(epochs=2),
+                             batch_size=16, device="cpu", memory_format=layout), out_dir=out)
+    nhwc, nchw = run("channels_last", tmp_path / "a"), run("contiguous", tmp_path / "b")
+    assert nhwc.summary["memory_format"] == "channels_last" and nchw.summary["memory_format"] == "contiguous"
+    n_test = sum(sum(row) for row in nhwc.summary["target.test.confusion_matrix"])
+    assert abs(nhwc.summary["target.test.accuracy"] - nchw.summary["target.test.accuracy"]) <= 1 / n_test + 1e-9
+    import json
+    environment = json.loads((tmp_path / "a" / "config.json").read_text())["environment"]
+    assert environment["memory_format"] == "channels_last" and "cpu_avx512" in environment

@@ -5,6 +5,7 @@ Plain JSON and .npy, never pickles; every write atomic, as the dashboard reads t
 from __future__ import annotations
 
 from ..config import record_environment
+from ..devices import cpu_flags, cpu_supports_bf16
 from ..data.thumbnails import thumbnails
 from ..run_folder import RunFolder, TestSetRecord
 from ..train.events import EpochEnded, RunEnded, RunStarted
@@ -29,7 +30,10 @@ class RunFiles:
 
     def _started(self, event: RunStarted) -> None:
         ctx, self.strategy = event.context, event.strategy
-        self.folder.write_config(ctx.config.replace(environment=record_environment()))  # this run's own
+        # This run's own environment, with the kernel layout chosen for this machine's CPU or GPU.
+        environment = {**record_environment(), "memory_format": event.memory_format,
+                       "cpu_avx512": "avx512f" in cpu_flags(), "cpu_bf16": cpu_supports_bf16()}
+        self.folder.write_config(ctx.config.replace(environment=environment))
         self.folder.write_split(ctx.data.target.split_record())
         self._write_artifacts()  # e.g. instance weights, known from setup: the UI shows them live
         data = ctx.data

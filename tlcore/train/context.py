@@ -12,7 +12,7 @@ from ..config import HEAD_SOLVERS, RunConfig
 from ..data import is_domain, list_domains
 from ..data.pipeline import BALANCE_MODES, BatchPreprocess, ResizedImages
 from ..data.run_data import RunData, prepare_data
-from ..devices import cpu_supports_bf16, resolve_device
+from ..devices import MEMORY_FORMATS, cpu_supports_bf16, resolve_device
 from ..features import LinearFit, extract_features, feature_dataset, fit_linear_head
 from ..freezing import parse_freeze_spec
 from ..registry import UnknownNameError
@@ -63,6 +63,8 @@ def validate_config(config: RunConfig) -> list[str]:
         (config.devices < 1, "devices must be at least 1"),
         (config.data.balance not in BALANCE_MODES,
          f"unknown balance {config.data.balance!r}; valid: {', '.join(BALANCE_MODES)}"),
+        (config.memory_format not in MEMORY_FORMATS,
+         f"unknown memory format {config.memory_format!r}; valid: {', '.join(MEMORY_FORMATS)}"),
         (config.optim.head_solver not in HEAD_SOLVERS,
          f"unknown head solver {config.optim.head_solver!r}; valid: {', '.join(HEAD_SOLVERS)}"),
     ]

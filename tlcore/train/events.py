@@ -27,6 +27,7 @@ class RunStarted:
     strategy: Any = field(default=None, repr=False, compare=False)  # the Strategy module being trained
     optimizer: Any = field(default=None, repr=False, compare=False)
     scheduler: Any = field(default=None, repr=False, compare=False)
+    memory_format: str = "contiguous"  # of images and convolution weights (tlcore.devices.choose_memory_format)
 
 
 @dataclass(frozen=True)

@@ -13,7 +13,7 @@ from pathlib import Path
 import torch
 
 from ..config import RunConfig
-from ..devices import fabric_precision, resolve_device, resolve_precision
+from ..devices import choose_memory_format, fabric_precision, resolve_device, resolve_precision
 from ..features import LinearFit, linear_probe
 from ..metrics import classification_metrics
 from ..run_folder import RunFolder
@@ -91,6 +91,7 @@ class _Loop:
             torch.use_deterministic_algorithms(True, warn_only=True)
         self.listeners = list(listeners) if self.fabric.is_global_zero else []
         self.state = LoopState()
+        self.memory_format, self.memory_format_why = choose_memory_format(config.memory_format, self.device)
         self.patience_left = config.schedule.early_stopping_patience  # evaluations without improvement left
         self.trunk, self.trunk_for, self.trunk_note = None, None, ""  # the frozen-trunk cache (see _refresh_trunk)
         self.loaders: dict = {}
@@ -106,6 +107,8 @@ class _Loop:
         self.ctx = ctx = TrainContext(config, fabric)
         self.strategy = strategy = ctx.strategy
         strategy.to(fabric.device)
+        if self.memory_format == "channels_last":  # before any forward: the cache and probes use it too
+            strategy.to(memory_format=torch.channels_last)
         # Setting the strategy up freezes stages; it changes no weight the probes below read.
         strategy.setup(ctx)
         self.cached = self._feature_cache_on()
@@ -127,8 +130,6 @@ class _Loop:
         # The schedule's length: what the LR schedule and a strategy's progress run over.
         self.total_steps = steps_per_epoch * (1 if self.head_fit else config.schedule.epochs)
         optimizer, self.scheduler = build_optimizer(config, strategy, self.total_steps, steps_per_epoch)
-        if self.device == "cuda":
-            strategy.to(memory_format=torch.channels_last)
         self.model, self.optimizer = fabric.setup(strategy, optimizer)
         self.model.mark_forward_method("training_step")
         if resume_from is not None and resume_from.checkpoint("last") is not None:
@@ -139,7 +140,7 @@ class _Loop:
         trainable = sum(p.numel() for p in strategy.parameters() if p.requires_grad)
         self.emit(RunStarted(self.device, self.precision, self.n_params, trainable, steps_per_epoch,
                              self.epochs, self.cached, self.state.global_step, self.state.epoch,
-                             ctx, strategy, self.optimizer, self.scheduler))
+                             ctx, strategy, self.optimizer, self.scheduler, self.memory_format))
 
     def _before_probe(self) -> dict | None:
         """Before transfer: the optimal linear head on the untrained network's features (its L2
@@ -280,7 +281,7 @@ class _Loop:
         self.model.train()
         for main_batch in self.loaders[self.main_key]:
             parts = [(self.main_key, main_batch)] + [(k, next(it)) for k, it in others.items()]
-            batch = assemble(self.ctx, parts, self.cached, channels_last=self.device == "cuda")
+            batch = assemble(self.ctx, parts, self.cached, channels_last=self.memory_format == "channels_last")
             out = self.model.training_step(batch, state.global_step / max(self.total_steps, 1))
             if not torch.isfinite(out["loss"]):
                 self._diverged(out["loss"], epoch)
@@ -362,6 +363,7 @@ class _Loop:
         summary.update({f"twin.{k}": v for k, v in self.twin.items()})
         if self.twin and not len(self.ctx.data.target_labelled):
             summary["best_by"] = f"validators.{CHOSEN}"
+        summary["memory_format"], summary["memory_format_why"] = self.memory_format, self.memory_format_why
         if self.trunk_note:
             summary["trunk_cache"] = self.trunk.record(self.epochs) if self.trunk else {"off": self.trunk_note}
         if self.head_fit is not None:
