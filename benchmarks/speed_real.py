@@ -93,9 +93,9 @@ def run(mode: str, jobs: int, log) -> dict:
                                     "tutorial loop: time to it", "speed-up", "total (ours / tutorial)",
                                     "test acc. (ours / tutorial, %)", "peak memory (ours / tutorial)",
                                     "TL Studio cached"], "rows": rows}],
-            "notes": ["Time to it: from the call to the end of the first epoch whose validation accuracy reaches the "
+            "notes": [f"Time to it: from the call to the end of the first epoch whose validation accuracy reaches the "
                       "lower of the two runs' final ones. A frozen backbone's head is fitted to its optimum by "
-                      "L-BFGS in TL Studio (one step), by 10 AdamW epochs in the tutorial loop.",
+                      f"L-BFGS in TL Studio (one step), by {epochs} AdamW epochs in the tutorial loop.",
                       "The tutorial loop lets the frozen stages' BatchNorm statistics move (requires_grad=False "
                       "only), as the tutorial does; TL Studio keeps them, as its default policy says."],
             "raw": raw}

@@ -102,6 +102,9 @@ class TrainContext:
         # While the frozen-trunk cache is active (tlcore.train.trunk), the splits are its outputs.
         self.inputs_override: dict | None = None
         self.trunk: TrunkCache | None = None  # set by the loop
+        # The network as it was before the first step (keep_initial_model): the before-transfer
+        # probe and the first feature map read it after training has started.
+        self.initial_model = None
         self._features: dict = {}  # split name, or (split name, views) for training_features
         self._linear_fits: dict[tuple, LinearFit | None] = {}
 
@@ -139,11 +142,20 @@ class TrainContext:
     def feature_tensor(self, which: str) -> torch.Tensor:
         if which not in self._features:
             # From the frozen trunk's cached output where there is one: the same features, cheaper.
+            model = self.initial_model or self.strategy.backbone
             cached = self.trunk is not None and len(self.trunk.datasets.get(which, ())) > 0
-            with trunk_active(self, self.strategy.backbone, self.trunk, on=cached):
-                self._features[which] = extract_features(self.strategy.backbone, self.dataset(which),
-                                                         self.preprocess, max(self.config.batch_size, 64), self.fabric)
+            with trunk_active(self, model, self.trunk, on=cached):
+                self._features[which] = extract_features(model, self.dataset(which), self.preprocess,
+                                                         max(self.config.batch_size, 64), self.fabric)
         return self._features[which]
+
+    def keep_initial_model(self) -> None:
+        """A copy of the backbone as it is now, before the first step: what "initial features"
+        are computed with from then on, so they need not be computed before training starts."""
+        import copy
+        self.initial_model = copy.deepcopy(self.strategy.backbone).eval()
+        for p in self.initial_model.parameters():
+            p.requires_grad_(False)
 
     def training_features(self, which: str) -> tuple[torch.Tensor, np.ndarray]:
         """The feature cache of a training split: its plain features, and with augmentation

@@ -115,11 +115,9 @@ class _Loop:
         strategy.features_cached = self.cached
         self.epochs = self._epochs_to_run()
         self._refresh_trunk()  # before the probes: their features are computed from the trunk's output
-        self.before = self._before_probe()
-        # The source-only twin an adaptation run is judged against (tlcore.verdict): the probe
-        # on the source's pretrained features, with the same validators the run records.
-        self.twin = probe_validator_metrics(ctx, ctx.linear_fit(("source_train",))) \
-            if ctx.strategy_info.needs_source else {}
+        # The before-transfer probe and the source-only twin read this copy when the run ends:
+        # off the path to the first step (issue 21: Start -> first point).
+        ctx.keep_initial_model()
         self.head_fit = self._convex_head_fit()
         self.epochs = 1 if self.head_fit else self.epochs  # the solver's is one "epoch"
         with trunk_active(ctx, strategy.backbone, self.trunk, on=bool(self.trunk and self.trunk.training)):
@@ -214,6 +212,10 @@ class _Loop:
         return not (stopped or early)
 
     def _evaluate(self) -> dict:
+        if self.trunk is not None and (self.trunk.pending or not self.trunk_note):
+            self.trunk.extend(self.ctx, self.strategy.backbone, self.fabric)
+            self.trunk_note = self.trunk.describe(self.epochs)
+            self.emit(LogMessage(self.trunk_note))
         with trunk_active(self.ctx, self.strategy.backbone, self.trunk):
             return evaluate_all(self.ctx, self.strategy, self.fabric, self.cached)
 
@@ -229,11 +231,15 @@ class _Loop:
         had_training_cache = bool(self.trunk and self.trunk.training)
         self.trunk = self.ctx.trunk = None  # the old one's memory goes before the new one is built
         if backbone.frozen_stages:
+            # The training splits' outputs now; the evaluated splits' at the first evaluation, off
+            # the path to the first step.
+            now = [BATCH_KEYS[k] for k in batch_kinds(self.ctx)] if training else []
             self.trunk, why = build_trunk_cache(self.ctx, backbone, self.fabric, self._trunk_splits(training),
-                                                training)
+                                                training, now)
             self.ctx.trunk = self.trunk
-            self.trunk_note = self.trunk.describe(self.epochs) if self.trunk else f"no frozen-trunk cache: {why}"
-            self.emit(LogMessage(self.trunk_note))
+            if self.trunk is None:
+                self.trunk_note = f"no frozen-trunk cache: {why}"
+                self.emit(LogMessage(self.trunk_note))
         if had_training_cache or (self.trunk and self.trunk.training):
             with trunk_active(self.ctx, backbone, self.trunk, on=bool(self.trunk and self.trunk.training)):
                 if self.loaders:  # built in prepare; rebuilt when the trunk changes
@@ -354,8 +360,18 @@ class _Loop:
         self.patience_left = patience if improved else self.patience_left - 1
         return self.patience_left < 0
 
+    def _probes(self) -> tuple[dict | None, dict]:
+        """The before-transfer probe, and the source-only twin an adaptation run is judged
+        against (tlcore.verdict): the probe on the source's pretrained features, with the same
+        validators the run records. Both on the network as it was before the first step."""
+        ctx = self.ctx
+        twin = probe_validator_metrics(ctx, ctx.linear_fit(("source_train",))) if ctx.strategy_info.needs_source \
+            else {}
+        return self._before_probe(), twin
+
     def finish(self) -> TrainResult:
         state, fabric = self.state, self.fabric
+        self.before, self.twin = self._probes()
         if fabric.world_size > 1:  # every process trained on its own shard: count them all
             state.images_seen = int(fabric.all_reduce(torch.tensor(float(state.images_seen)), reduce_op="sum").item())
         summary = build_summary(self.config, self.ctx, state, self.before, self.device, self.precision, self.cached,

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import time
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import torch
@@ -170,6 +170,19 @@ class TrunkCache:
     training: bool  # the training splits are cached too (no augmentation before the trunk)
     seconds: float
     nbytes: int
+    half: bool = False  # stored as float16 (FLOAT32_BYTES)
+    pending: list[str] = field(default_factory=list)  # splits whose outputs are not computed yet
+
+    def extend(self, ctx, backbone: Backbone, fabric, splits: list[str] | None = None) -> None:
+        """Compute the outputs of ``splits`` (default: every pending one). The trunk is frozen,
+        so outputs computed after training started are the ones computed before."""
+        started = time.perf_counter()
+        for which in list(self.pending if splits is None else splits):
+            self.datasets[which] = _cached_split(ctx, backbone, self.plan, fabric, which, self.half)
+            self.nbytes += self.datasets[which].outputs.numel() * self.datasets[which].outputs.element_size()
+            if which in self.pending:
+                self.pending.remove(which)
+        self.seconds += time.perf_counter() - started
 
     def record(self, epochs: int) -> dict:
         """What the run's summary and the Train page say about it."""
@@ -224,9 +237,10 @@ def check_split(backbone: Backbone, plan: TrunkPlan, x: torch.Tensor) -> str | N
     return None
 
 
-def build_trunk_cache(ctx, backbone: Backbone, fabric, splits: list[str], training: bool,
+def build_trunk_cache(ctx, backbone: Backbone, fabric, splits: list[str], training: bool, now: list[str],
                       budget: int = MEMORY_BUDGET_BYTES) -> tuple[TrunkCache | None, str]:
-    """The trunk cache of ``splits`` (TrainContext names), or None and why not."""
+    """The trunk cache for ``splits`` (TrainContext names), or None and why not; the outputs
+    of the splits in ``now`` are computed at once, the others by ``extend`` when needed."""
     present = [s for s in splits if ctx.has(s)]
     if not present or not backbone.frozen_stages:
         return None, "no frozen stage"
@@ -243,12 +257,11 @@ def build_trunk_cache(ctx, backbone: Backbone, fabric, splits: list[str], traini
     total = per_image * sum(len(ctx.dataset(s)) for s in present)
     if total > budget:
         return None, f"the trunk's output would take {total / 2**20:.0f} MB, over the cache's {budget / 2**20:.0f} MB"
-    started = time.perf_counter()
-    half = 2 * total > FLOAT32_BYTES
-    datasets = {s: _cached_split(ctx, backbone, plan, fabric, s, half) for s in present}
-    datasets.update({s: TrunkOutputs(torch.zeros(0), np.zeros(0, np.int64)) for s in splits if s not in datasets})
-    nbytes = sum(d.outputs.numel() * d.outputs.element_size() for d in datasets.values())
-    return TrunkCache(plan, datasets, training, time.perf_counter() - started, nbytes), ""
+    empty = TrunkOutputs(torch.zeros(0), np.zeros(0, np.int64))
+    cache = TrunkCache(plan, {s: empty for s in splits if s not in present}, training, 0.0, 0,
+                       half=2 * total > FLOAT32_BYTES, pending=[s for s in present if s not in now])
+    cache.extend(ctx, backbone, fabric, [s for s in present if s in now])
+    return cache, ""
 
 
 @torch.no_grad()
