@@ -3,6 +3,7 @@ process: the trainer vs the torchvision tutorial's loop, the feature cache, and 
 pipeline from encoded files to the forward pass."""
 from __future__ import annotations
 
+import os
 import tempfile
 import time
 from pathlib import Path
@@ -15,6 +16,9 @@ from tlcore.config import DataConfig, FeatureMapConfig, ModelConfig, OptimConfig
 from .suite import section
 
 SIZE = 64
+# The device both loops of speed-trainer and speed-real run on: benchmarks/gpu_check.sh sets
+# cuda (the trainer then picks its own autocast and layout; the tutorial loop stays fp32).
+DEVICE = os.environ.get("TLSTUDIO_BENCH_DEVICE", "cpu")
 
 
 def write_image_folder(root: Path, domain: str, per_class: int, seed: int = 0, ext: str = "png") -> Path:
@@ -55,7 +59,7 @@ def tutorial_loop(root: Path, freeze: str, epochs: int, seed: int, size: int = S
     sets = {p: datasets.ImageFolder(root / p, tf) for p in ("train", "val", "test")}
     loaders = {p: torch.utils.data.DataLoader(d, batch_size=32, shuffle=p == "train", num_workers=0)
                for p, d in sets.items()}
-    model = create_backbone("efficientnet_lite0", "imagenet", num_classes=len(sets["train"].classes))
+    model = create_backbone("efficientnet_lite0", "imagenet", num_classes=len(sets["train"].classes)).to(DEVICE)
     apply_freeze(model, freeze, "update")  # the tutorial's requires_grad=False; BN statistics still move
     opt = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=1e-3, weight_decay=1e-4)
     curve = []
@@ -65,14 +69,14 @@ def tutorial_loop(root: Path, freeze: str, epochs: int, seed: int, size: int = S
         right = 0
         with torch.no_grad():
             for x, y in loaders[phase]:
-                right += int((model(x).argmax(1) == y).sum())
+                right += int((model(x.to(DEVICE)).argmax(1).cpu() == y).sum())
         return right / len(sets[phase])
 
     for _ in range(epochs):
         model.train()
         for x, y in loaders["train"]:
             opt.zero_grad()
-            loss = torch.nn.functional.cross_entropy(model(x), y)
+            loss = torch.nn.functional.cross_entropy(model(x.to(DEVICE)), y.to(DEVICE))
             loss.backward()
             opt.step()
         curve.append((time.perf_counter() - t0, accuracy("val")))
@@ -84,7 +88,7 @@ def tlstudio_run(root: Path, freeze: str, epochs: int, seed: int, size: int = SI
     config = RunConfig(data=DataConfig(target=str(root), image_size=size),
                        model=ModelConfig(freeze=freeze), optim=OptimConfig(lr=1e-3),
                        schedule=ScheduleConfig(epochs=epochs, scheduler="constant"),
-                       feature_map=FeatureMapConfig(every=0), batch_size=32, seed=seed)
+                       feature_map=FeatureMapConfig(every=0), batch_size=32, seed=seed, device=DEVICE)
     curve, t0 = [], time.perf_counter()
 
     def on_event(event):
