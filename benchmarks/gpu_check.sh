@@ -45,5 +45,7 @@ for s in source_only dann; do
   python3 -m tlcore train $DIGITS --strategy $s --runs-dir "$OUT/runs" --name "gpu-check $s" 2>&1 | tail -10 \
     | tee "$OUT/digits_$s.txt"
 done
-python3 -m tlcore runs list --runs-dir "$OUT/runs" 2>&1 | tee "$OUT/runs_list.txt"
+python3 -m tlcore runs list --json --runs-dir "$OUT/runs" > "$OUT/runs_list.json" 2>&1
+python3 -c "import json, sys; [print(r['name'], r['status'], 'device', r['device'], 'test acc', r['target.test.accuracy'])
+ for r in json.load(open(sys.argv[1]))]" "$OUT/runs_list.json" | tee "$OUT/runs_list.txt"
 echo "gpu_check done on $DEVICE" | tee -a "$OUT/gpu.txt"
