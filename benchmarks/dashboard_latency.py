@@ -29,7 +29,7 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "tests" / "e2e"))
 sys.path.insert(0, str(ROOT / "tests"))
 
-from test_app import CHROMIUM, fill_train_form, open_page, start_server  # noqa: E402
+from test_app import CHROMIUM, fill_train_form, start_server  # noqa: E402
 
 from tlcore.runs import RunStore, stop  # noqa: E402
 
