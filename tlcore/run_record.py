@@ -64,6 +64,7 @@ class RunRecord:
     stop_requested: bool = False
     group_id: str | None = None  # the seed group's id (its first run's), or None
     replay_of: str | None = None  # the run this one replays, or None
+    owner: str = ""  # who started it (tlcore.runs.owners); '' for a run anyone may manage
     host_is_here: bool = True  # False for a run a worker on another machine started
 
     @cached_property

@@ -74,9 +74,10 @@ def test_a_store_from_before_seed_groups_opens_keeps_its_runs_and_migrates_once(
         t.join()
     assert errors == []
     store = RunStore(root)
-    assert store._db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 2
+    assert store._db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 3
     run = store.get("20250101-120000-abcdef")
     assert run.name == "old run" and run.summary == summary and run.group_id is None
+    assert run.owner == ""  # from before owners: anyone's, as every run was then
     assert run.replay_of is None and len(store.metrics(run.id)) == 1
     assert list_overviews(store)[0]["target.test.accuracy"] == 0.75 and seed_group(store, run.id) is None
     assert store.integrity_ok()

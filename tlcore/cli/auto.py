@@ -48,7 +48,8 @@ def _run(args, config) -> int:
     from ..search import SearchError
     try:
         store = RunStore(args.runs_dir)
-        run_id = store.create_run(config, config.name or "recipe search", folder=args.out)
+        run_id = store.create_run(config, config.name or "recipe search", folder=args.out,
+                                  owner=train_cli.run_owner(args))
         folder = store.get(run_id).folder
         os.environ["TLSTUDIO_RUN_FOLDER"] = str(folder)
         print(f"run {run_id} in {folder}: trying recipes for {config.search_budget_s:g} s "
@@ -115,4 +116,5 @@ def add_parser(sub) -> None:
     p.add_argument("--name")
     p.add_argument("--out", help="run folder (default: RUNS_DIR/RUN_ID)")
     p.add_argument("--runs-dir", help="the run store (default $TLSTUDIO_RUNS_DIR or ./runs)")
+    train_cli.add_owner_argument(p)
     p.set_defaults(func=_cmd_auto)

@@ -14,6 +14,17 @@ def _parse_value(text: str):
         return text
 
 
+def add_owner_argument(parser) -> None:
+    parser.add_argument("--owner", help="whose run it is in the dashboard (default: your login name); only its "
+                                        "owner or a teacher can stop or resume it there")
+
+
+def run_owner(args) -> str:
+    """--owner, else the login name: the command line runs on the server, so it may act as anyone."""
+    from ..runs.owners import clean_name, os_user
+    return clean_name(args.owner) if getattr(args, "owner", None) else os_user()
+
+
 def config_from_args(args):
     """A RunConfig from --config (if given) with every flag the user typed on top."""
     from ..config import RunConfig
@@ -113,7 +124,8 @@ def _train_seeds(args, config) -> list[str]:
     for cfg in seed_configs(config, args.seeds):
         folder = Path(args.out) / f"seed-{cfg.seed}" if several and args.out else args.out
         name = seed_name(cfg.name or cfg.strategy.name, cfg.seed) if several else ""
-        run_id = store.create_run(cfg, name, folder=folder, group=group or (NEW_GROUP if several else None))
+        run_id = store.create_run(cfg, name, folder=folder, group=group or (NEW_GROUP if several else None),
+                                  owner=run_owner(args))
         group = group or (run_id if several else None)
         out = store.get(run_id).folder
         os.environ["TLSTUDIO_RUN_FOLDER"] = str(out)
@@ -220,3 +232,4 @@ def _add_hardware_and_files(g) -> None:
     g.add_argument("--out", help="run folder (default: RUNS_DIR/RUN_ID)")
     g.add_argument("--resume", action="store_true", help="continue from the run folder's last checkpoint")
     g.add_argument("--runs-dir", help="the run store (default $TLSTUDIO_RUNS_DIR or ./runs)")
+    add_owner_argument(g)

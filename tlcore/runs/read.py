@@ -19,6 +19,7 @@ def overview(run: RunRecord) -> dict:
     return {"id": run.id, "name": run.name, "status": run.status, "created": run.created,
             "strategy": config.strategy.name, "backbone": config.model.backbone, "target": config.data.target,
             "source": config.data.source, "seed": config.seed, "group": run.group_id, "replay_of": run.replay_of,
+            "owner": run.owner,
             # Where it trained (a worker on the GPU shows as cuda), once it has.
             "device": (run.summary or {}).get("device"), **{k: run.score(k) for k in HEADLINE},
             "error": run.error, "folder": str(run.folder)}

@@ -70,9 +70,10 @@ def scratch_reference_pending(store: RunStore, run: RunRecord) -> RunRecord | No
     return next((r for r in scratch_candidates(store, run) if r.status in LIVE), None)
 
 
-def submit_scratch_reference(store: RunStore, run: RunRecord) -> str:
-    """Queue the reference of ``run`` like any run (it starts when a slot is free); its id.
-    ValueError for a run that is itself from scratch; RunLimitError when the disk is full."""
+def submit_scratch_reference(store: RunStore, run: RunRecord, owner: str = "") -> str:
+    """Queue the reference of ``run`` like any run (it starts when a slot is free), as
+    ``owner``'s; its id. ValueError for a run that is itself from scratch; RunLimitError when
+    the disk is full."""
     if trains_from_scratch(run.config):
         raise ValueError(f"run {run.id} already trains from scratch: it is its own reference")
-    return submit(store, scratch_config(run.config, name=run.name))
+    return submit(store, scratch_config(run.config, name=run.name), owner=owner)

@@ -88,11 +88,12 @@ def config_warnings(config: RunConfig, ran_on: str | None = None) -> list[str]:
     return warnings
 
 
-def replay(store: RunStore, run_id: str) -> str:
+def replay(store: RunStore, run_id: str, owner: str = "") -> str:
     """Queue a replay of ``run_id`` as a new run (``replay_of`` set) and start it if a slot
-    is free; returns the new run's id."""
+    is free; returns the new run's id. The replay is ``owner``'s (who asked for it), not
+    necessarily the original's."""
     config = replay_config(store, run_id)
-    new_id = store.create_run(config, config.name, replay_of=run_id)
+    new_id = store.create_run(config, config.name, replay_of=run_id, owner=owner)
     schedule(store)
     return new_id
 

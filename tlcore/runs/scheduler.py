@@ -15,6 +15,7 @@ import time
 from ..jobs import JobKind, max_running_jobs, pid_alive, register_job_kind, signal_job, spawn
 from ..run_record import ACTIVE, LIVE
 from .limits import disk_space_problem
+from .owners import Actor, check_can_manage, fair_order, last_started
 from .store import RunStore
 
 KIND = register_job_kind(JobKind("train", "tlcore.runs.worker", "a training run", heavy=True))
@@ -25,22 +26,25 @@ _standby: dict[str, object] = {}  # runs folder -> spare worker (a Popen)
 _standby_lock = threading.Lock()
 
 
-def submit(store: RunStore, config, name: str = "") -> str:
-    """Record a run as queued and start it if a slot is free. RunLimitError (a RunStoreError)
-    when the disk under the runs folder is too full to start one."""
-    run_id = store.create_run(config, name)
+def submit(store: RunStore, config, name: str = "", owner: str = "") -> str:
+    """Record a run as queued (``owner``'s) and start it if a slot is free. RunLimitError (a
+    RunStoreError) when the disk under the runs folder is too full to start one."""
+    run_id = store.create_run(config, name, owner=owner)
     schedule(store)
     return run_id
 
 
 def schedule(store: RunStore) -> list[str]:
-    """Start queued runs, oldest first, while fewer than the cap are running. A queued run
-    that would start on a too-full disk fails instead, with the figures as its error (it can
-    be resumed once there is space): waiting silently would look like a hang."""
+    """Start queued runs while fewer than the cap are running, round-robin across owners
+    (owners.fair_order: the owner whose last run started longest ago first, each owner's
+    oldest first). A queued run that would start on a too-full disk fails instead, with the
+    figures as its error (it can be resumed once there is space): waiting silently would
+    look like a hang."""
     reconcile(store)
     started = []
-    running = len([r for r in store.list_runs() if r.active])
-    for run in store.list_runs("queued"):
+    runs = store.list_runs()
+    running = len([r for r in runs if r.active])
+    for run in fair_order([r for r in runs if r.status == "queued"], last_started(runs)):
         if running >= max_running_jobs():
             break
         problem = disk_space_problem(run.folder)
@@ -112,8 +116,10 @@ def reconcile(store: RunStore) -> list[str]:
     return failed
 
 
-def stop(store: RunStore, run_id: str, grace_s: float = 10.0, wait: bool = True) -> str:
-    """Ask a run to stop (flag in the store), then SIGTERM after the grace period, then SIGKILL."""
+def stop(store: RunStore, run_id: str, grace_s: float = 10.0, wait: bool = True, actor: Actor | None = None) -> str:
+    """Ask a run to stop (flag in the store), then SIGTERM after the grace period, then SIGKILL.
+    NotOwnerError when ``actor`` may not manage it (None: the caller may, like the CLI)."""
+    check_can_manage(store.get(run_id), actor, "stop")
     store.request_stop(run_id)
     run = store.get(run_id)
     if not wait or not run.active:
@@ -136,9 +142,11 @@ def _wait_until_ended(store: RunStore, run_id: str, pid: int | None, seconds: fl
     return False
 
 
-def resume(store: RunStore, run_id: str) -> str:
-    """Queue a stopped or failed run again; it continues from its last checkpoint."""
+def resume(store: RunStore, run_id: str, actor: Actor | None = None) -> str:
+    """Queue a stopped or failed run again; it continues from its last checkpoint. It keeps
+    its owner and its place in the fair queue is its owner's. NotOwnerError as for stop."""
     run = store.get(run_id)
+    check_can_manage(run, actor, "resume")
     if run.status not in ("stopped", "failed"):
         raise ValueError(f"run {run_id} is {run.status}; only stopped or failed runs can be resumed")
     store.claim(run_id, ("stopped", "failed"), status="queued", resume=1, stop_requested=0, error=None)

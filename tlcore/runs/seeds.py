@@ -34,16 +34,16 @@ def check_seeds(n: int) -> None:
         raise ValueError(f"seeds must be between 1 and {MAX_SEEDS}, not {n}")
 
 
-def submit_seeds(store: RunStore, config, n: int, name: str = "") -> list[str]:
+def submit_seeds(store: RunStore, config, n: int, name: str = "", owner: str = "") -> list[str]:
     """Queue ``n`` runs of ``config`` as one seed group and start what the job cap allows;
     each worker starts the next queued run as it ends. One seed: a plain run, no group."""
     check_seeds(n)
     if n == 1:
-        return [submit(store, config, name)]
+        return [submit(store, config, name, owner=owner)]
     base = name or config.name or config.strategy.name
     ids: list[str] = []
     for cfg in seed_configs(config, n):
-        ids.append(store.create_run(cfg, seed_name(base, cfg.seed), group=ids[0] if ids else NEW_GROUP))
+        ids.append(store.create_run(cfg, seed_name(base, cfg.seed), group=ids[0] if ids else NEW_GROUP, owner=owner))
     schedule(store)
     return ids
 

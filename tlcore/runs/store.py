@@ -17,8 +17,9 @@ from pathlib import Path
 from ..run_record import RUN_ID_FORMAT, STATUSES, RunRecord, is_run_id, new_run_id, shown_id
 from .errors import RunStoreError
 from .limits import check_disk_space
+from .owners import Actor, check_can_manage
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 NEW_GROUP = "new"  # create_run(group=NEW_GROUP): the run starts a seed group named after itself
 
 _SCHEMA = """
@@ -42,6 +43,9 @@ _MIGRATIONS = {
     # id. replay_of: the run whose config.json a replay was started from.
     2: ("ALTER TABLE runs ADD COLUMN group_id TEXT", "ALTER TABLE runs ADD COLUMN replay_of TEXT",
         "CREATE INDEX IF NOT EXISTS runs_group ON runs (group_id)"),
+    # owner: who started the run (tlcore.runs.owners); '' for the runs recorded before, which
+    # stay manageable by anyone, as every run was then.
+    3: ("ALTER TABLE runs ADD COLUMN owner TEXT NOT NULL DEFAULT ''",),
 }
 
 
@@ -117,18 +121,19 @@ class RunStore:
 
     # ---- runs
     def create_run(self, config, name: str = "", folder: str | Path | None = None, group: str | None = None,
-                   replay_of: str | None = None) -> str:
+                   replay_of: str | None = None, owner: str = "") -> str:
         """A queued run. ``group``: the seed group's id (its first run's id; NEW_GROUP for the
-        first run itself); ``replay_of``: the run this one replays."""
+        first run itself); ``replay_of``: the run this one replays; ``owner``: who started it
+        ('' for nobody in particular: anyone may manage it)."""
         run_id = new_run_id()
         folder = Path(folder).resolve() if folder else self.root / run_id
         check_disk_space(folder)  # before anything is recorded: a refused run leaves no trace
         folder.mkdir(parents=True, exist_ok=True)
         with self._tx() as db:
-            db.execute("INSERT INTO runs (id, name, created, config, status, folder, group_id, replay_of) "
-                       "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            db.execute("INSERT INTO runs (id, name, created, config, status, folder, group_id, replay_of, owner) "
+                       "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
                        (run_id, name or config.name or config.strategy.name, time.time(), config.to_json(),
-                        "queued", str(folder), run_id if group == NEW_GROUP else group, replay_of))
+                        "queued", str(folder), run_id if group == NEW_GROUP else group, replay_of, owner))
         return run_id
 
     def get(self, run_id: str) -> RunRecord:
@@ -179,9 +184,11 @@ class RunStore:
         row = self._db.execute("SELECT stop_requested FROM runs WHERE id = ?", (run_id,)).fetchone()
         return bool(row and row[0])
 
-    def delete(self, run_id: str) -> None:
+    def delete(self, run_id: str, actor: Actor | None = None) -> None:
+        """NotOwnerError when ``actor`` may not manage the run (None: the caller may)."""
         import shutil
         run = self.get(run_id)
+        check_can_manage(run, actor, "delete")
         if run.active:
             raise RunStoreError(f"run {run_id} is {run.status}; stop it before deleting it")
         with self._tx() as db:
@@ -218,4 +225,5 @@ def _record(row: sqlite3.Row) -> RunRecord:
                      status=d["status"], folder=Path(d["folder"]), pid=d["pid"], host=d["host"], started=d["started"],
                      ended=d["ended"], error=d["error"], summary=json.loads(d["summary"]) if d["summary"] else None,
                      resume=bool(d["resume"]), stop_requested=bool(d["stop_requested"]), group_id=d.get("group_id"),
-                     replay_of=d.get("replay_of"), host_is_here=d["host"] in (None, socket.gethostname()))
+                     replay_of=d.get("replay_of"), owner=d.get("owner") or "",
+                     host_is_here=d["host"] in (None, socket.gethostname()))
