@@ -4,6 +4,7 @@ import streamlit as st
 from pages.shared.export_view import bundle_download
 from pages.shared.format import gain, percent
 from pages.shared.gradcam_view import gradcam_section
+from pages.shared.identity import current_actor
 from pages.shared.replay_view import replay_note, rerun_button
 from pages.shared.run_picker import pick_run
 from pages.shared.seeds_view import compare_section, group_section
@@ -49,7 +50,7 @@ def scratch_section(store, run, summary: dict) -> None:
         if button.button("Run a from-scratch reference", key="ui.scratch_reference", icon=":material/science:",
                          width="stretch"):
             try:
-                submit_scratch_reference(store, run)
+                submit_scratch_reference(store, run, owner=current_actor().name)
             except (RunStoreError, ValueError) as exc:
                 st.error(f"The reference could not be queued: {exc}")
                 return

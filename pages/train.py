@@ -2,7 +2,9 @@ import pages.shared  # noqa: F401 - first: waits for the server's one-thread pre
 import streamlit as st
 
 from pages.shared.data_choice import chosen
+from pages.shared.identity import current_actor
 from pages.shared.run_panel import run_panel
+from pages.shared.run_picker import mine_or_everyones, run_label
 from pages.shared.search_view import adapt_form, search_form
 from pages.shared.setup import active_run, page_setup, set_active_run
 from pages.shared.train_form import build_config, current_strategy, freeze_plan, strategy_choice, training_fields
@@ -47,7 +49,7 @@ with st.expander("New run", expanded=active_run(store) is None):
     if st.button(label, type="primary", icon=":material/play_arrow:", disabled=problem is not None
                  or store is None, key="ui.start"):
         try:  # several seeds: queued as one group; the job cap runs them one after another
-            run_ids = submit_seeds(store, config, seeds, fields["name"])
+            run_ids = submit_seeds(store, config, seeds, fields["name"], owner=current_actor().name)
         except RunStoreError as exc:  # e.g. too little free disk: the message has the figures
             st.error(f"The run was not started: {exc}")
         else:
@@ -70,13 +72,16 @@ if store is not None:
     if runs:
         st.divider()
         st.subheader("Runs")
-        labels = {r["id"]: f"{r['name']} · {r['status']} · {r['id']}" for r in runs}
+        runs = mine_or_everyones(runs, lambda r: r["owner"], keep=lambda r: bool(run and r["id"] == run.id))
+    if runs:
+        labels = {r["id"]: run_label(r["name"], r["status"], r["id"], r["owner"]) for r in runs}
         # The box shows the active run however it became active (Start, a seed group moving
         # on); a keyed select box would otherwise keep its previous choice and switch back.
         st.session_state["ui.pick_run"] = run.id if run else runs[0]["id"]
         st.selectbox("Show run", list(labels), format_func=labels.get, key="ui.pick_run",
                      on_change=lambda: set_active_run(st.session_state["ui.pick_run"]))
-        st.dataframe([{"run": r["id"], "name": r["name"], "status": r["status"], "strategy": r["strategy"],
+        st.dataframe([{"run": r["id"], "name": r["name"], "owner": r["owner"] or "anyone", "status": r["status"],
+                       "strategy": r["strategy"],
                        "backbone": r["backbone"], "target": r["target"].rsplit("/", 1)[-1], "seed": r["seed"],
                        "group": r["group"], "test accuracy": r["target.test.accuracy"]}
                       for r in runs[:50]], width="stretch", hide_index=True,

@@ -8,6 +8,7 @@ from tlcore.runs import RunRecord, replay
 from tlcore.runs.replay import replay_report, replay_warnings
 
 from .format import percent
+from .identity import current_actor
 from .setup import set_active_run
 
 
@@ -23,7 +24,7 @@ def rerun_button(store, run: RunRecord) -> None:
     live = run.live
     if button.button("Re-run", key="ui.rerun", icon=":material/replay:", width="stretch", disabled=live,
                      help="wait until the run ends" if live else "a replay, as a new run: watch it on the Train page"):
-        new_id = replay(store, run.id)
+        new_id = replay(store, run.id, owner=current_actor().name)
         set_active_run(new_id)
         st.switch_page("pages/train.py", query_params={"run": new_id})
 

@@ -13,11 +13,13 @@ import streamlit as st
 from tlcore.plots import curve_figures, freeze_timeline_figure, group_curve_figure, weights_figure
 from tlcore.run_record import ACTIVE, LIVE
 from tlcore.runs import resume, seed_group, stop
+from tlcore.runs.owners import NotOwnerError, can_manage
 from tlcore.runs.read import MetricsFeed, instance_weights, progress, waiting_for_slot
 from tlcore.runs.scheduler import log_tail
 from tlcore.train.trunk import describe_record
 
 from .format import duration, gain, percent, status_badge
+from .identity import current_actor
 from .search_view import leaderboard
 from .setup import set_active_run
 from .verdict_view import adaptation_verdict
@@ -77,6 +79,8 @@ def _header(store, run, group, prog, waiting: bool) -> None:
     head, buttons = st.columns([4, 1])
     with head:
         st.markdown(f"#### {run.name} {status_badge(run.status)}")
+        if run.owner:
+            st.caption(f"Started by `{run.owner}`")
         if prog.epochs:
             epoch = min(prog.epoch + (run.status in ACTIVE), prog.epochs)
             left = f" · about {duration(prog.eta_s)} left" if prog.eta_s is not None else ""
@@ -91,19 +95,34 @@ def _header(store, run, group, prog, waiting: bool) -> None:
                     if run.live else "no training step was recorded")
         st.progress(prog.fraction, text=text)
     with buttons:
-        if run.live and st.button("Stop", key="ui.stop", icon=":material/stop:", width="stretch"):
-            stop(store, run.id, wait=False)
+        _buttons(store, run, group)
+
+
+def _buttons(store, run, group) -> None:
+    """Stop, Stop all seeds, Resume: disabled, saying whose run it is, for anyone but its
+    owner or a teacher (tlcore checks again when pressed)."""
+    actor = current_actor()
+    allowed = can_manage(run, actor)
+    why = None if allowed else f"{run.owner}'s run: only they or a teacher (sidebar) can stop or resume it"
+    try:
+        if run.live and st.button("Stop", key="ui.stop", icon=":material/stop:", width="stretch",
+                                  disabled=not allowed, help=why):
+            stop(store, run.id, wait=False, actor=actor)
             st.toast("Stopping at the next step; a checkpoint is kept.")
         if group and group.count(*LIVE) > 1 and st.button("Stop all seeds", key="ui.stop_group", width="stretch",
-                                                          icon=":material/stop_circle:"):
+                                                          icon=":material/stop_circle:", disabled=not allowed,
+                                                          help=why):
             for member in group.runs:
                 if member.live:
-                    stop(store, member.id, wait=False)  # a queued seed is marked stopped at once
+                    stop(store, member.id, wait=False, actor=actor)  # a queued seed is marked stopped at once
             st.toast("Stopping every seed of the group.")
         if run.status in ("stopped", "failed") and st.button("Resume", key="ui.resume", width="stretch",
-                                                                icon=":material/play_arrow:"):
-            resume(store, run.id)
+                                                                icon=":material/play_arrow:", disabled=not allowed,
+                                                                help=why):
+            resume(store, run.id, actor=actor)
             st.rerun()
+    except NotOwnerError as exc:  # the teacher locked again, or another tab changed the name
+        st.error(str(exc))
 
 
 TRUNK_HELP = ("The stages below the trainable ones are frozen, so their output for an image never changes: it was "

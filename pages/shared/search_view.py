@@ -12,6 +12,7 @@ from tlcore.search import DEFAULT_BUDGET_S, MIN_BUDGET_S, candidate_configs
 from tlcore.validators import CHOSEN, VALIDATORS
 
 from .format import percent
+from .identity import current_actor
 from .setup import set_active_run
 
 
@@ -40,7 +41,7 @@ def search_form(store, config, problem: str | None, source: str | None, button: 
                  or store is None or not recipes, key=key):
         try:
             run_id = submit(store, config.replace(search_budget_s=float(budget)),
-                            "adapt automatically" if label_free else "recipe search")
+                            "adapt automatically" if label_free else "recipe search", owner=current_actor().name)
         except RunStoreError as exc:
             st.error(f"The search was not started: {exc}")
         else:

@@ -17,6 +17,7 @@ from tlcore.devices import resolve_device
 from tlcore.runs import RUN_ID_FORMAT, RunRecord, RunStore, RunStoreError, is_run_id, reconcile
 
 from .format import status_badge
+from .identity import identity_sidebar
 
 DEMO_SOURCE, DEMO_TARGET = "mnist", "syndigits"
 
@@ -33,7 +34,7 @@ PAGES = (("app.py", "Home", ":material/home:"),
 
 # Choices that must survive moving between pages. Streamlit forgets a widget's value when
 # a page without that widget runs; writing the value back to itself each run keeps it.
-_PERSISTENT_PREFIXES = ("data.", "model.", "train.", "eval.", "feat.", "feas.")
+_PERSISTENT_PREFIXES = ("data.", "model.", "train.", "eval.", "feat.", "feas.", "owner.")
 
 
 def page_setup(title: str) -> RunStore | None:
@@ -53,10 +54,12 @@ def page_setup(title: str) -> RunStore | None:
         for script, label, icon in PAGES:
             st.page_link(script, label=label, icon=icon, query_params={"run": run.id} if run else None)
         st.divider()
+        identity_sidebar()
         st.markdown(f"**Device:** {device_label()}")
         _tracking_switch(store)
         if run:
-            st.markdown(f"**Active run:** `{run.name}`  \n{status_badge(run.status)} · `{run.id}`")
+            st.markdown(f"**Active run:** `{run.name}`  \n{status_badge(run.status)} · `{run.id}`"
+                        + (f" · started by `{run.owner}`" if run.owner else ""))
         else:
             st.caption("No run yet: start one on the Train page.")
         target, source = st.session_state.get("data.target_label"), st.session_state.get("data.source_label")

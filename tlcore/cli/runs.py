@@ -20,7 +20,8 @@ def cmd_runs(args) -> int:
                 for r in rows:
                     acc = "-" if r["target.test.accuracy"] is None else f"{r['target.test.accuracy']:.3f}"
                     tags = (f"  seed {r['seed']} of group {r['group']}" if r["group"] else "") + \
-                        (f"  replay of {r['replay_of']}" if r["replay_of"] else "")
+                        (f"  replay of {r['replay_of']}" if r["replay_of"] else "") + \
+                        (f"  owner {r['owner']}" if r["owner"] else "")
                     print(f"{r['id']}  {r['status']:<9} {r['strategy']:<18} {r['target']:<12} test acc {acc}{tags}")
             return 0
         if not args.run_id:
