@@ -1,7 +1,9 @@
 """Run owners: the store records them (and migrates older stores), only the owner or a
 teacher manages a run, the proxy's header is trusted only when declared, and the queue is
 round-robin across owners."""
+import argparse
 import dataclasses
+import getpass
 import time
 
 import pytest
@@ -9,8 +11,9 @@ import pytest
 from tlcore.config import DataConfig, ModelConfig, RunConfig
 from tlcore.run_record import RunRecord
 from tlcore.runs import RunStore, scheduler
-from tlcore.runs.owners import (Actor, NotOwnerError, can_manage, fair_order, is_teacher_password, last_started,
-                                owned_by, proxy_user)
+from tlcore.jobs.environment import job_environment
+from tlcore.runs.owners import (TEACHER_PASSWORD_ENV, Actor, NotOwnerError, can_manage, fair_order,
+                                is_teacher_password, last_started, os_user, owned_by, proxy_user)
 from tlcore.runs.read import list_overviews
 from tlcore.runs.store import SCHEMA_VERSION
 
@@ -105,7 +108,16 @@ def test_the_proxy_header_is_trusted_only_when_the_server_says_a_proxy_is_in_fro
     assert proxy_user({"X-Forwarded-User": "x" * 500}, env={"TLSTUDIO_TRUST_PROXY": "1"}) == "x" * 64
 
 
-def test_teacher_password_check():
+def test_teacher_password_check_and_it_stays_out_of_job_processes():
     assert is_teacher_password("s3cret", "s3cret")
     assert not is_teacher_password("s3cre", "s3cret")
     assert not is_teacher_password("", None) and not is_teacher_password("anything", None)
+    assert TEACHER_PASSWORD_ENV not in job_environment(1, {TEACHER_PASSWORD_ENV: "s3cret", "HOME": "/root"})
+
+
+def test_the_command_line_records_the_login_name_or_owner():
+    from tlcore.cli import train as train_cli
+    parser = argparse.ArgumentParser()
+    train_cli.add_parser(parser.add_subparsers())
+    assert train_cli.run_owner(parser.parse_args(["train", "--owner", " ann\n"])) == "ann"
+    assert train_cli.run_owner(parser.parse_args(["train"])) == os_user() == getpass.getuser()

@@ -26,6 +26,9 @@ def cache_dir() -> Path:
 def job_environment(threads: int, base: dict[str, str] | None = None) -> dict[str, str]:
     """The environment of a background process that may use ``threads`` CPU threads."""
     env = dict(os.environ if base is None else base)
+    # The dashboard's teacher password (tlcore.runs.owners) is the server's alone: no job
+    # needs it, and a job's environment is easier to leak (a log, a crash report).
+    env.pop("TLSTUDIO_TEACHER_PASSWORD", None)
     n = str(max(1, int(threads)))
     env.update({
         "OMP_NUM_THREADS": n, "MKL_NUM_THREADS": n, THREADS_ENV: n,
