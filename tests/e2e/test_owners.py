@@ -17,10 +17,10 @@ pytestmark = pytest.mark.e2e
 TEACHER = "let-me-stop-it"
 
 
-def student(browser, url, name):  # noqa: F811 - browser: the fixture imported above
+def student(browser, url, name, headers=None):  # noqa: F811 - browser: the fixture imported above
     """A new browser context (its own cookies, its own Streamlit session) on the Train page,
-    with ``name`` typed into the sidebar."""
-    page = browser.new_context(viewport={"width": 1400, "height": 1000}).new_page()
+    with ``name`` typed into the sidebar. The caller closes its context."""
+    page = browser.new_context(viewport={"width": 1400, "height": 1000}, extra_http_headers=headers).new_page()
     open_as(page, f"{url}/train", name)
     return page
 
@@ -49,12 +49,13 @@ def test_two_students_see_their_own_runs_and_only_a_teacher_stops_anothers(tmp_p
             ann = student(browser, url, "ann")
             fill_train_form(ann, epochs=1, per_class=10, image_size=32)
             ann.get_by_role("button", name="Start training").click()
-            ann.get_by_role("button", name="Stop", exact=True).wait_for(timeout=60_000)
+            ann.locator("[data-testid=stMain]").get_by_role("button", name="Stop", exact=True).wait_for(timeout=60_000)
             [run] = store.list_runs()
             assert run.owner == "ann" and run.status == "running"
-            assert ann.get_by_role("button", name="Stop", exact=True).is_enabled()
+            assert ann.locator("[data-testid=stMain]").get_by_role("button", name="Stop", exact=True).is_enabled()
 
-            bob = student(browser, url, "bob")
+            # Bob also claims to be ann in the proxy's header: no proxy is declared, so it is ignored.
+            bob = student(browser, url, "bob", headers={"X-Forwarded-User": "ann"})
             main = bob.locator("[data-testid=stMain]")
             assert run.id not in main.inner_text()  # "my runs": bob has none
             assert "1 of others hidden" in main.inner_text()
@@ -68,7 +69,7 @@ def test_two_students_see_their_own_runs_and_only_a_teacher_stops_anothers(tmp_p
             assert run.id in shown and shown.endswith("· ann"), shown  # the runs list: ann's run, hers
             # Bob opens ann's run: he may look at it, not stop it.
             open_as(bob, f"{url}/train?run={run.id}", "bob")
-            stop = bob.get_by_role("button", name="Stop", exact=True)
+            stop = main.get_by_role("button", name="Stop", exact=True)
             stop.wait_for(timeout=60_000)
             wait_idle(bob)
             assert stop.is_disabled() and "Started by ann" in main.inner_text()
@@ -90,8 +91,28 @@ def test_two_students_see_their_own_runs_and_only_a_teacher_stops_anothers(tmp_p
             assert ann.locator("[data-testid=stException]").count() == 0
             shot(bob, "owners_teacher_stopped")
     finally:
+        for context in browser.contexts:  # the sessions end before the server does
+            context.close()
         for run in store.list_runs():  # it would train once the slot is free: not wanted here
             if run.pid:
                 os.killpg(run.pid, signal.SIGKILL)
+        proc.terminate()
+        proc.wait(timeout=20)
+
+
+def test_behind_a_declared_proxy_the_user_comes_from_its_header(tmp_path, browser):  # noqa: F811
+    proc, url = start_server(tmp_path, TLSTUDIO_TRUST_PROXY="1", TLSTUDIO_STANDBY="0")
+    try:
+        page = browser.new_context(extra_http_headers={"X-Forwarded-User": "carol"}).new_page()
+        page.goto(f"{url}/train")
+        page.wait_for_selector("[data-testid=stSidebar]", timeout=60_000)
+        wait_idle(page)
+        sidebar = page.locator("[data-testid=stSidebar]")
+        assert "You are carol (signed in through the proxy)" in sidebar.inner_text()
+        assert sidebar.get_by_role("textbox", name="Your name").count() == 0  # nothing to type, nothing to fake
+        assert page.locator("[data-testid=stException]").count() == 0
+    finally:
+        for context in browser.contexts:
+            context.close()
         proc.terminate()
         proc.wait(timeout=20)
