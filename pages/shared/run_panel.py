@@ -11,7 +11,7 @@ import time
 import streamlit as st
 
 from tlcore.plots import curve_figures, freeze_timeline_figure, group_curve_figure, weights_figure
-from tlcore.run_record import ACTIVE, LIVE
+from tlcore.run_record import ACTIVE, ENDED, LIVE
 from tlcore.runs import resume, seed_group, stop
 from tlcore.runs.owners import NotOwnerError, can_manage
 from tlcore.runs.read import MetricsFeed, instance_weights, progress, waiting_for_slot
@@ -99,11 +99,11 @@ def _header(store, run, group, prog, waiting: bool) -> None:
 
 
 def _buttons(store, run, group) -> None:
-    """Stop, Stop all seeds, Resume: disabled, saying whose run it is, for anyone but its
-    owner or a teacher (tlcore checks again when pressed)."""
+    """Stop, Stop all seeds, Resume, Delete: disabled, saying whose run it is, for anyone but
+    its owner or a teacher (tlcore checks again when pressed)."""
     actor = current_actor()
     allowed = can_manage(run, actor)
-    why = None if allowed else f"{run.owner}'s run: only they or a teacher (sidebar) can stop or resume it"
+    why = None if allowed else f"{run.owner}'s run: only they or a teacher (sidebar) can stop, resume or delete it"
     try:
         if run.live and st.button("Stop", key="ui.stop", icon=":material/stop:", width="stretch",
                                   disabled=not allowed, help=why):
@@ -121,8 +121,22 @@ def _buttons(store, run, group) -> None:
                                                                 help=why):
             resume(store, run.id, actor=actor)
             st.rerun()
+        if run.status in ENDED:
+            _delete_button(store, run, actor, allowed, why)
     except NotOwnerError as exc:  # the teacher locked again, or another tab changed the name
         st.error(str(exc))
+
+
+def _delete_button(store, run, actor, allowed: bool, why: str | None) -> None:
+    """Delete behind a second click: it removes the record and the folder for good."""
+    with st.popover("Delete", icon=":material/delete:", disabled=not allowed, help=why, width="stretch"):
+        st.caption("Deletes the run's record and its folder (checkpoints, feature maps, log). It cannot be undone.")
+        if st.button("Delete for good", key="ui.delete", type="primary"):
+            store.delete(run.id, actor=actor)
+            st.session_state.pop("run.active", None)
+            st.query_params.pop("run", None)
+            st.toast(f"Deleted {run.name} ({run.id}).")
+            st.rerun()
 
 
 TRUNK_HELP = ("The stages below the trainable ones are frozen, so their output for an image never changes: it was "
