@@ -47,7 +47,7 @@ def _teacher_unlock(actor: Actor) -> None:
     if expected is None:
         return
     if actor.teacher:
-        st.caption("Teacher: you can stop and resume every run.")
+        st.caption("Teacher: you can stop, resume and delete every run.")
         if st.button("Lock teacher mode", key="ui.teacher_lock", icon=":material/lock:"):
             st.session_state[TEACHER_KEY] = False
             st.rerun()
