@@ -146,7 +146,8 @@ TRUNK_HELP = ("The stages below the trainable ones are frozen, so their output f
 def _state(store, run) -> None:
     """Why a run waits or failed, or its headline numbers once it finished."""
     if run.status == "queued":
-        st.info("Waiting for a free slot: another run is training (see the runs table below).")
+        st.info("Waiting for a free slot: another run is training (see the runs table below). Queued runs start in "
+                "turn across the people who queued them, each person's in the order queued.")
     if run.status == "failed":
         st.error(f"The run failed: {run.error or 'no reason recorded'}")
         tail = log_tail(store, run.id, 25)
