@@ -14,7 +14,7 @@ from tlcore.config import DataConfig, ModelConfig, RunConfig, ScheduleConfig, St
 from tlcore.data import load_domain
 from tlcore.data.pipeline import BatchPreprocess, ResizedImages, stacked_batches
 from tlcore.freezing import apply_freeze
-from tlcore.train.events import LogMessage
+from tlcore.train.events import LogMessage, StepEnded
 from tlcore.train.trunk import check_split, plan_trunk, rest_only, trunk_output
 
 
@@ -61,36 +61,51 @@ def clipart(**kw) -> RunConfig:
     return RunConfig(**base)
 
 
-def counted(config: RunConfig):
-    """(result, log lines, forward passes of the first backbone stage's module) of a run."""
+def counted(config: RunConfig, at_first_step: list | None = None):
+    """(result, log lines, images through the first backbone stage's module) of a run."""
     from tlcore.train import context
     calls, lines, original = [], [], context.create_strategy
 
     def spy(*args, **kwargs):
         strategy = original(*args, **kwargs)
-        strategy.backbone.body.get_submodule("conv_stem").register_forward_hook(lambda *a: calls.append(1))
+        strategy.backbone.body.get_submodule("conv_stem").register_forward_hook(
+            lambda m, args, out: calls.append(len(args[0])))
         return strategy
 
+    at_first_step = [0] if at_first_step is None else at_first_step
     context.create_strategy = spy
     try:
-        result = fit(config, listeners=[lambda e: lines.append(e.text) if isinstance(e, LogMessage) else None])
+        result = fit(config, listeners=[
+            lambda e: lines.append(e.text) if isinstance(e, LogMessage) else None,
+            lambda e: at_first_step.append(sum(calls)) if at_first_step == [] and isinstance(e, StepEnded) else None])
     finally:
         context.create_strategy = original
-    return result, lines, len(calls)
+    return result, lines, sum(calls)
 
 
 def test_a_run_with_the_cache_is_the_same_run_and_runs_the_trunk_once():
-    cached, lines, stem_calls = counted(clipart())
-    plain, _, plain_calls = counted(dataclasses.replace(clipart(), feature_cache=False))
+    cached, lines, stem_images = counted(clipart())
+    plain, _, plain_images = counted(dataclasses.replace(clipart(), feature_cache=False))
     record = cached.summary["trunk_cache"]
     assert record["stages"] == ["stem"] + [f"stage{i}" for i in range(1, 7)] and record["training"]
     assert any(line.startswith("frozen trunk cached") for line in lines)
     assert [h["target.test.accuracy"] for h in cached.history] == [h["target.test.accuracy"] for h in plain.history]
     assert cached.summary["before.target.test.accuracy"] == plain.summary["before.target.test.accuracy"]
     assert "trunk_cache" not in plain.summary
-    # Without the cache the stem runs every training step and every evaluation; with it,
-    # only while the cache is built (and the one check batch).
-    assert stem_calls * 2 < plain_calls
+    # Without the cache every image goes through the stem at every training step and every
+    # evaluation; with it, once (in the first epoch's batches and the evaluated splits' pass),
+    # plus the few of the check batch.
+    assert stem_images * 2 < plain_images
+
+
+def test_the_first_step_does_not_wait_for_the_training_split_s_trunk():
+    # The training split's outputs are computed batch by batch in the first epoch: by the
+    # first step only the 8-image sample (planned, checked three ways, one image sized) and
+    # that step's batch of 16 went through the stem, not the training split.
+    seen = []
+    result, _, _ = counted(clipart(), at_first_step=seen)
+    assert seen[0] == 4 * 8 + 1 + 16 < result.summary["trunk_cache"]["images"]
+    assert result.summary["trunk_cache"]["training"]
 
 
 def test_an_adaptation_run_with_the_cache_is_the_same_run():

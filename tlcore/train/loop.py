@@ -120,7 +120,7 @@ class _Loop:
         ctx.keep_initial_model()
         self.head_fit = self._convex_head_fit()
         self.epochs = 1 if self.head_fit else self.epochs  # the solver's is one "epoch"
-        with trunk_active(ctx, strategy.backbone, self.trunk, on=bool(self.trunk and self.trunk.training)):
+        with trunk_active(ctx, strategy.backbone, self.trunk, on=self._trunk_trains):
             self.loaders, self.main_key = build_loaders(ctx, self.cached)
         for warning in ctx.warnings:  # the loaders add theirs (e.g. the class-balanced sampler turned on)
             self.emit(LogMessage(warning, "warning"))
@@ -194,8 +194,10 @@ class _Loop:
         self._refresh_trunk()
         reseed(self.loaders, config.seed, epoch)
         t0 = time.perf_counter()
-        with trunk_active(self.ctx, self.strategy.backbone, self.trunk, on=bool(self.trunk and self.trunk.training)):
+        with trunk_active(self.ctx, self.strategy.backbone, self.trunk, on=self._trunk_trains):
             self._train_steps(epoch)
+        if self.trunk is not None and self.trunk.filling:
+            self.trunk.complete_filling(self.ctx, self.strategy.backbone, self.fabric)
         state.train_seconds += time.perf_counter() - t0
         if state.status == "failed":
             return False
@@ -228,7 +230,7 @@ class _Loop:
             return
         self.trunk_for = backbone.frozen_stages
         training = self.config.data.augment == "none" and not info.strong_unlabelled_view
-        had_training_cache = bool(self.trunk and self.trunk.training)
+        had_training_cache = self._trunk_trains
         self.trunk = self.ctx.trunk = None  # the old one's memory goes before the new one is built
         if backbone.frozen_stages:
             # The training splits' outputs now; the evaluated splits' at the first evaluation, off
@@ -241,9 +243,14 @@ class _Loop:
                 self.trunk_note = f"no frozen-trunk cache: {why}"
                 self.emit(LogMessage(self.trunk_note))
         if had_training_cache or (self.trunk and self.trunk.training):
-            with trunk_active(self.ctx, backbone, self.trunk, on=bool(self.trunk and self.trunk.training)):
+            with trunk_active(self.ctx, backbone, self.trunk, on=self._trunk_trains):
                 if self.loaders:  # built in prepare; rebuilt when the trunk changes
                     self.loaders, self.main_key = build_loaders(self.ctx, self.cached)
+
+    @property
+    def _trunk_trains(self) -> bool:
+        """Whether training reads the trunk cache (no augmentation before the trunk)."""
+        return bool(self.trunk and self.trunk.training)
 
     def _trunk_splits(self, training: bool) -> list[str]:
         """What the loop reads while the trunk cache is active: every evaluated split, the
@@ -287,6 +294,9 @@ class _Loop:
         self.model.train()
         for main_batch in self.loaders[self.main_key]:
             parts = [(self.main_key, main_batch)] + [(k, next(it)) for k, it in others.items()]
+            if self.trunk is not None and self.trunk.filling:  # the first epoch computes the trunk's outputs
+                parts = [(k, self.trunk.fill(self.strategy.backbone, self.fabric, BATCH_KEYS[k], b)
+                          if BATCH_KEYS[k] in self.trunk.filling else b) for k, b in parts]
             batch = assemble(self.ctx, parts, self.cached, channels_last=self.memory_format == "channels_last")
             out = self.model.training_step(batch, state.global_step / max(self.total_steps, 1))
             if not torch.isfinite(out["loss"]):

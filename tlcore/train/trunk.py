@@ -29,9 +29,6 @@ MEMORY_BUDGET_BYTES = 2 << 30  # the cache of all splits together, in float16; a
 # Below this the cache stays float32, so a run gives the same numbers with it as without;
 # above it float16 halves it (a DANN run's accuracy then moved by one test image in 60).
 FLOAT32_BYTES = 512 << 20
-SPLITS = ("target_labelled", "target_unlabelled", "source_train", "target_val", "target_test", "source_val",
-          "source_test")
-TRAINING_SPLITS = SPLITS[:3]
 
 
 class _TrunkDone(Exception):
@@ -43,7 +40,13 @@ class _TrunkDone(Exception):
 
 
 class PassThrough(nn.Module):
-    """Stands in for a trunk module while the cache is active: its input is already the output."""
+    """Stands in for a trunk module while the cache is active: its input is already the output.
+    It keeps the module it replaces outside its own submodules (a list), so the model's
+    parameters and state dict stay where they are, and ``full_body`` can put it back."""
+
+    def __init__(self, original: nn.Module):
+        super().__init__()
+        self.original = [original]
 
     def forward(self, x, *args, **kwargs):
         return x
@@ -133,11 +136,25 @@ def rest_only(backbone: Backbone, plan: TrunkPlan):
     """The body with its trunk swapped for pass-throughs: ``body(trunk output)`` runs the rest."""
     originals = {n: backbone.body.get_submodule(n) for n in plan.modules}
     for n in plan.modules:
-        backbone.body.set_submodule(n, PassThrough())
+        backbone.body.set_submodule(n, PassThrough(originals[n]))
     try:
         yield
     finally:
         for n, module in originals.items():
+            backbone.body.set_submodule(n, module)
+
+
+@contextmanager
+def full_body(backbone: Backbone, plan: TrunkPlan):
+    """Inside ``rest_only``: the trunk's modules back for a moment (to fill the cache)."""
+    swapped = {n: backbone.body.get_submodule(n) for n in plan.modules}
+    for n, module in swapped.items():
+        if isinstance(module, PassThrough):
+            backbone.body.set_submodule(n, module.original[0])
+    try:
+        yield
+    finally:
+        for n, module in swapped.items():
             backbone.body.set_submodule(n, module)
 
 
@@ -152,6 +169,35 @@ class TrunkOutputs(Dataset):
 
     def __getitem__(self, i: int):
         return self.outputs[i], int(self.labels[i]), i
+
+
+class FillingTrunkOutputs(Dataset):
+    """A training split whose trunk outputs are computed batch by batch as the first epoch
+    draws it, so the first step does not wait for a pass over the whole split (issue 21:
+    Start -> first point). Until it is complete its items are the images, which the loop
+    turns into outputs with ``TrunkCache.fill``; then it serves the outputs like TrunkOutputs."""
+
+    def __init__(self, images: Dataset):
+        self.images, self.labels = images, images.labels
+        self.outputs: torch.Tensor | None = None
+        self.done = torch.zeros(len(images), dtype=torch.bool)
+        self.complete = False
+
+    def __len__(self) -> int:
+        return len(self.images)
+
+    def __getitem__(self, i: int):
+        return (self.outputs[i], int(self.labels[i]), i) if self.complete else self.images[i]
+
+    def store(self, index: torch.Tensor, outputs: torch.Tensor) -> None:
+        if self.outputs is None:
+            self.outputs = outputs.new_empty((len(self), *outputs.shape[1:]), device="cpu")
+        index = index.cpu()
+        self.outputs[index] = outputs.cpu()
+        self.done[index] = True
+
+    def missing(self) -> list[int]:
+        return torch.nonzero(~self.done).flatten().tolist()
 
 
 class TrunkInputs(nn.Module):
@@ -172,6 +218,43 @@ class TrunkCache:
     nbytes: int
     half: bool = False  # stored as float16 (FLOAT32_BYTES)
     pending: list[str] = field(default_factory=list)  # splits whose outputs are not computed yet
+    image_preprocess: nn.Module | None = None  # the run's own, while the cache is active (set by trunk_active)
+
+    @property
+    def filling(self) -> set[str]:
+        """The training splits whose outputs the current epoch is still computing."""
+        return {k for k, d in self.datasets.items() if isinstance(d, FillingTrunkOutputs) and not d.complete}
+
+    @torch.no_grad()
+    def fill(self, backbone: Backbone, fabric, which: str, batch: tuple) -> tuple:
+        """A training batch (images, labels, indices) of a filling split, inside
+        ``trunk_active``: the trunk's outputs for it, stored for the later epochs, in its place."""
+        started = time.perf_counter()
+        x, y, index = batch
+        was_training = backbone.training
+        backbone.eval()
+        try:
+            with full_body(backbone, self.plan), fabric.autocast():
+                outputs = trunk_output(backbone, self.plan, self.image_preprocess(x)).float()
+        finally:
+            backbone.train(was_training)
+        self.datasets[which].store(index, outputs)
+        self.seconds += time.perf_counter() - started
+        return outputs, y, index
+
+    def complete_filling(self, ctx, backbone: Backbone, fabric) -> None:
+        """After the first epoch: the outputs of the images it did not draw (a dropped ragged
+        last batch, a class-balanced sampler's misses), then the split serves outputs."""
+        started = time.perf_counter()
+        for which in self.filling:
+            data = self.datasets[which]
+            missing = data.missing()
+            if missing:
+                data.store(torch.as_tensor(missing), _trunk_outputs(ctx, backbone, self.plan, fabric, data.images,
+                                                                     missing))
+            data.complete = True
+            self.nbytes += data.outputs.numel() * data.outputs.element_size()
+        self.seconds += time.perf_counter() - started
 
     def extend(self, ctx, backbone: Backbone, fabric, splits: list[str] | None = None) -> None:
         """Compute the outputs of ``splits`` (default: every pending one). The trunk is frozen,
@@ -189,7 +272,8 @@ class TrunkCache:
         images = sum(len(d) for d in self.datasets.values())
         return {"stages": list(self.plan.stages), "splits": sorted(k for k, d in self.datasets.items() if len(d)),
                 "images": images, "megabytes": round(self.nbytes / 2**20, 1), "seconds": round(self.seconds, 2),
-                "training": self.training, "dtype": str(next(iter(self.datasets.values())).outputs.dtype)[6:],
+                "training": self.training, "dtype": next((str(d.outputs.dtype)[6:] for d in self.datasets.values()
+                                                          if d.outputs is not None and len(d)), "float32"),
                 # Each epoch would run the trunk again over the same images: at least this much.
                 "saved_s": round(self.seconds * max(epochs - 1, 0), 1)}
 
@@ -258,24 +342,33 @@ def build_trunk_cache(ctx, backbone: Backbone, fabric, splits: list[str], traini
     if total > budget:
         return None, f"the trunk's output would take {total / 2**20:.0f} MB, over the cache's {budget / 2**20:.0f} MB"
     empty = TrunkOutputs(torch.zeros(0), np.zeros(0, np.int64))
-    cache = TrunkCache(plan, {s: empty for s in splits if s not in present}, training, 0.0, 0,
-                       half=2 * total > FLOAT32_BYTES, pending=[s for s in present if s not in now])
-    cache.extend(ctx, backbone, fabric, [s for s in present if s in now])
+    half = 2 * total > FLOAT32_BYTES
+    # float32 training splits fill batch by batch in the first epoch; float16 ones (whose
+    # dtype depends on the whole split's range, see compact) are computed now.
+    filling = {s: FillingTrunkOutputs(ctx.dataset(s)) for s in present if s in now and not half}
+    cache = TrunkCache(plan, {s: empty for s in splits if s not in present} | filling, training, 0.0, 0,
+                       half=half, pending=[s for s in present if s not in now])
+    cache.extend(ctx, backbone, fabric, [s for s in present if s in now and s not in filling])
     return cache, ""
 
 
-@torch.no_grad()
 def _cached_split(ctx, backbone: Backbone, plan: TrunkPlan, fabric, which: str, half: bool) -> TrunkOutputs:
     dataset = ctx.dataset(which)
+    outputs = _trunk_outputs(ctx, backbone, plan, fabric, dataset)
+    return TrunkOutputs(compact(outputs) if half else outputs, dataset.labels)
+
+
+@torch.no_grad()
+def _trunk_outputs(ctx, backbone: Backbone, plan: TrunkPlan, fabric, dataset: Dataset, index=None) -> torch.Tensor:
+    """The trunk's outputs (float32, on the CPU) for the images of ``dataset`` (or of ``index``)."""
     was_training = backbone.training
     backbone.eval()
     chunks = []
-    for x, _ in stacked_batches(dataset, max(ctx.config.batch_size, 64)):
+    for x, _ in stacked_batches(dataset, max(ctx.config.batch_size, 64), index):
         with fabric.autocast():
             chunks.append(trunk_output(backbone, plan, ctx.preprocess(fabric.to_device(x))).float().cpu())
     backbone.train(was_training)
-    outputs = torch.cat(chunks)
-    return TrunkOutputs(compact(outputs) if half else outputs, dataset.labels)
+    return torch.cat(chunks)
 
 
 @contextmanager
@@ -283,16 +376,13 @@ def trunk_active(ctx, backbone: Backbone, cache: TrunkCache | None, on: bool = T
     """While active, the run's splits are the cached trunk outputs, preprocessing only turns
     them back to float32, and the body runs above the trunk: any code that computes
     ``backbone(ctx.preprocess(x))`` for ``x`` from ``ctx.dataset(...)`` is right either way."""
-    if cache is None or not on:
-        yield
-        return
-    if ctx.inputs_override is not None:  # already active
+    if cache is None or not on or ctx.inputs_override is not None:  # off, or already active
         yield
         return
     preprocess = ctx.preprocess
-    ctx.inputs_override, ctx.preprocess = cache.datasets, TrunkInputs()
+    ctx.inputs_override, ctx.preprocess, cache.image_preprocess = cache.datasets, TrunkInputs(), preprocess
     try:
         with rest_only(backbone, cache.plan):
             yield
     finally:
-        ctx.inputs_override, ctx.preprocess = None, preprocess
+        ctx.inputs_override, ctx.preprocess, cache.image_preprocess = None, preprocess, None
