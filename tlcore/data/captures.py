@@ -108,6 +108,10 @@ class CaptureSet:
             raise CaptureError(f"not a captured image: {name!r}")
         return (self.folder / "images" / name).read_bytes()
 
+    def thumbnail(self, name: str, size: int = 96):
+        """The decoded pixels of a shot, at most ``size`` px a side (what a page shows: never the raw bytes)."""
+        return decode_image(self.image_bytes(name), name, max_pixels=max_pixels(), max_side=size).pixels
+
     def counts(self) -> dict[str, int]:
         return {c: len(names) for c, names in self.classes().items()}
 
