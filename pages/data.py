@@ -6,7 +6,7 @@ from pages.shared.data_choice import choose, chosen, load_chosen
 from pages.shared.feature_map_view import pretrained_map
 from pages.shared.report_view import show_report, upload_widgets
 from pages.shared.setup import domain_label, page_setup
-from tlcore.data import IngestError, check_domain_pair, domain_info, list_domains
+from tlcore.data import IngestError, check_domain_pair, domain_info, is_capture_id, list_domains
 
 store = page_setup("Data")
 st.caption("The **target** is the image set you want a model for. A **source** set (optional) is a labelled set "
@@ -14,7 +14,8 @@ st.caption("The **target** is the image set you want a model for. A **source** s
 
 domains = [d for d in list_domains() if not domain_info(d).availability()]
 # A link back to a capture set (?capture=ID, e.g. after a refresh) opens the camera view.
-st.session_state.setdefault("data.mode", "Camera" if st.query_params.get("capture") else "Built-in domains")
+st.session_state.setdefault("data.mode", "Camera" if is_capture_id(st.query_params.get("capture")) else
+                            "Built-in domains")
 mode = st.segmented_control("Images", ["Built-in domains", "Upload my images", "Camera"], key="data.mode")
 if mode in ("Upload my images", "Camera") and store is None:
     st.error("Uploads and camera pictures are kept in the runs folder, which cannot be used: " +

@@ -15,6 +15,8 @@ from tlcore.data import CaptureError, CaptureSet, is_capture_id, min_per_class
 from .data_choice import choose
 
 _THUMBS_PER_ROW = 6
+NO_CAMERA = ("No picture? If the box above asks for access, allow the camera in the browser's address bar "
+             "(cameras work only on localhost or https); without a camera, upload images instead.")
 CAMERA_HELP = ("The browser asks once for the camera. If the camera is blocked or missing, the box says so: "
                "allow it from the address bar (cameras work only on localhost or https) or upload images instead.")
 
@@ -24,7 +26,9 @@ def camera_shot(key: str, label: str = "Take a picture"):
     Returns the shot (an UploadedFile) or None."""
     if not st.toggle("Use the camera", key=f"{key}_on", help=CAMERA_HELP):
         return None
-    return st.camera_input(label, key=key, help=CAMERA_HELP, width=400)
+    picture = st.camera_input(label, key=key, help=CAMERA_HELP, width=400)
+    st.caption(NO_CAMERA)
+    return picture
 
 
 def capture_widgets(root: Path) -> None:
@@ -48,6 +52,7 @@ def capture_widgets(root: Path) -> None:
         # than leaving the last picture on show until "Clear photo" is pressed.
         camera.camera_input(f"Take a picture of **{current}**", key=shot_key, help=CAMERA_HELP,
                             on_change=_keep_shot, args=(capture, current, shot_key))
+        camera.caption(NO_CAMERA)
     if message := st.session_state.pop("ui.capture_error", None):
         camera.error(message)
     with strips:
@@ -61,6 +66,7 @@ def _open_capture(root: Path) -> CaptureSet | None:
     url_id = st.query_params.get("capture")
     set_id = url_id if is_capture_id(url_id) else st.session_state.get("data.capture_id")
     if url_id and not is_capture_id(url_id):
+        st.query_params.pop("capture", None)
         st.warning("The link's capture-set id is not one (they are 16 hex digits); it was ignored.")
     if not set_id:
         return None
@@ -158,4 +164,4 @@ def _use_or_download(root: Path, capture: CaptureSet) -> None:
                        f"{image_set.num_classes} classes.")
     c2.download_button("Download as a zip of class folders", capture.to_zip, file_name=f"camera-{capture.id}.zip",
                        mime="application/zip", key="ui.capture_download", icon=":material/download:",
-                       on_click="ignore")
+                       on_click="ignore", disabled=not any(capture.counts().values()))

@@ -153,7 +153,13 @@ def test_capture_two_classes_train_and_predict_a_shot_in_three_minutes(playwrigh
     page.locator("[data-testid=stSidebar]").get_by_role("link", name="Train", exact=True).click()
     page.wait_for_selector("text=Start training", timeout=60_000)
     wait_idle(page)
-    fill_train_form(page, epochs=3, per_class=0, image_size=64)
+    # 8 training pictures: one step an epoch. At the default lr (1e-3) 10 steps left the model unsure
+    # (0.6-0.9 on its own pictures); at 1e-2 it is sure (0.86-1.0), for the same 10 epochs.
+    fill_train_form(page, epochs=10, per_class=0, image_size=64)
+    lr = page.get_by_role("spinbutton", name="Learning rate", exact=True)
+    lr.fill("0.01")
+    lr.press("Enter")
+    wait_idle(page)
     page.get_by_role("button", name="Start training").click()
     page.wait_for_function("() => /finished/.test(document.body.innerText)", timeout=150_000)
     wait_idle(page)
@@ -170,6 +176,47 @@ def test_capture_two_classes_train_and_predict_a_shot_in_three_minutes(playwrigh
     assert page.locator("[data-testid=stException]").count() == 0
     prediction = page.locator("[data-testid=stMain]").inner_text()
     second.close()
-    print(f"webcam flow: {elapsed:.0f} s from an empty browser to a prediction")
+    print(f"webcam flow: {elapsed:.0f} s from an empty browser to a prediction;",
+          re.findall(r"camera shot → .*", prediction))
     assert "camera shot → seven" in prediction  # the second browser's camera shows a seven
     assert elapsed < GOAL_S, elapsed
+
+
+@pytest.mark.parametrize("camera", ["missing", "denied"])
+def test_without_a_camera_the_pages_say_so_and_nothing_breaks(playwright, server, camera):
+    """No camera at all, or one the user refuses: st.camera_input shows its own message and our
+    hint sits under it; the Data page still builds classes. Predict is checked when the test
+    above left a run on this server (it runs first in this file); alone, Predict has no run and
+    so no camera."""
+    args = [] if camera == "missing" else ["--use-fake-device-for-media-stream", "--deny-permission-prompts"]
+    browser = playwright.chromium.launch(executable_path=CHROMIUM, args=BROWSER_ARGS + args)
+    try:
+        page = open_data_page(browser, f"{server}/data?capture=..%2F..%2Fetc")
+        page.get_by_text("Camera", exact=True).click()
+        wait_idle(page)
+        assert "capture-set id is not one" in page.locator("[data-testid=stMain]").inner_text()  # never a path
+        page.get_by_label("New class name").fill("mug")
+        page.get_by_role("button", name="Add class").click()
+        wait_idle(page)
+        check_no_camera_message(page)
+        assert "mug · 0 pictures · 3 more needed" in page.locator("[data-testid=stMain]").inner_text()
+        shot(page, f"webcam_{camera}_data")
+        page.locator("[data-testid=stSidebar]").get_by_role("link", name="Predict", exact=True).click()
+        page.wait_for_selector("h1:has-text('Predict')", timeout=60_000)
+        wait_idle(page)
+        if page.get_by_text("Use the camera").count():
+            page.get_by_text("Use the camera").click()
+            wait_idle(page)
+            check_no_camera_message(page)
+            shot(page, f"webcam_{camera}_predict")
+        assert page.locator("[data-testid=stException]").count() == 0
+    finally:
+        browser.close()
+
+
+def check_no_camera_message(page):
+    widget = page.get_by_test_id("stCameraInput")
+    widget.get_by_text("This app would like to use your camera").wait_for(timeout=30_000)  # Streamlit's own
+    assert widget.get_by_test_id("stCameraInputButton").is_disabled()
+    assert page.get_by_text("No picture? If the box above asks for access").count() == 1  # and our hint
+    assert page.locator("[data-testid=stException]").count() == 0
