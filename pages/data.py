@@ -1,39 +1,45 @@
 import pages.shared  # noqa: F401 - first: waits for the server's one-thread preload (see there)
 import streamlit as st
 
+from pages.shared.capture_view import capture_widgets
 from pages.shared.data_choice import choose, chosen, load_chosen
 from pages.shared.feature_map_view import pretrained_map
 from pages.shared.report_view import show_report, upload_widgets
 from pages.shared.setup import domain_label, page_setup
-from tlcore.data import IngestError, check_domain_pair, domain_info, list_domains
+from tlcore.data import IngestError, check_domain_pair, domain_info, is_capture_id, list_domains
 
 store = page_setup("Data")
 st.caption("The **target** is the image set you want a model for. A **source** set (optional) is a labelled set "
            "from another domain with the same classes, used by the domain-adaptation methods.")
 
 domains = [d for d in list_domains() if not domain_info(d).availability()]
-st.session_state.setdefault("data.mode", "Built-in domains")
-mode = st.segmented_control("Images", ["Built-in domains", "Upload my images"], key="data.mode")
-if mode == "Upload my images":
-    if store is None:
-        st.error("Uploads are kept in the runs folder, which cannot be used: " +
-                 st.session_state.get("run.store_error", ""))
-    else:
-        t_col, s_col = st.columns(2, gap="large")
-        with t_col:
-            st.subheader("Target images")
-            upload_widgets("target", store.root)
-        with s_col:
-            st.subheader("Source images (optional)")
-            src_kind = st.radio("Source", ["None", "A built-in domain", "Upload"], horizontal=True,
-                                key="data.src_kind")
-            if src_kind == "None":
-                choose("source", None, None)
-            elif src_kind == "A built-in domain":
-                name = st.selectbox("Source domain", domains, format_func=domain_label, key="data.src_domain")
-                choose("source", name, name)
-            else:
-                upload_widgets("source", store.root)
+# A link back to a capture set (?capture=ID, e.g. after a refresh) opens the camera view.
+st.session_state.setdefault("data.mode", "Camera" if is_capture_id(st.query_params.get("capture")) else
+                            "Built-in domains")
+mode = st.segmented_control("Images", ["Built-in domains", "Upload my images", "Camera"], key="data.mode")
+if mode in ("Upload my images", "Camera") and store is None:
+    st.error("Uploads and camera pictures are kept in the runs folder, which cannot be used: " +
+             st.session_state.get("run.store_error", ""))
+elif mode == "Camera":
+    st.subheader("Target images from the camera")
+    choose("source", None, None)  # the classes are the user's own: no source domain shares them
+    capture_widgets(store.root)
+elif mode == "Upload my images":
+    t_col, s_col = st.columns(2, gap="large")
+    with t_col:
+        st.subheader("Target images")
+        upload_widgets("target", store.root)
+    with s_col:
+        st.subheader("Source images (optional)")
+        src_kind = st.radio("Source", ["None", "A built-in domain", "Upload"], horizontal=True,
+                            key="data.src_kind")
+        if src_kind == "None":
+            choose("source", None, None)
+        elif src_kind == "A built-in domain":
+            name = st.selectbox("Source domain", domains, format_func=domain_label, key="data.src_domain")
+            choose("source", name, name)
+        else:
+            upload_widgets("source", store.root)
 else:
     c1, c2 = st.columns(2, gap="large")
     target_spec, _ = chosen("target")

@@ -2,6 +2,7 @@
 import pages.shared  # noqa: F401 - first: waits for the server's one-thread preload (see there)
 import streamlit as st
 
+from pages.shared.capture_view import camera_shot
 from pages.shared.gradcam_view import gradcam_for_uploads
 from pages.shared.run_picker import pick_run
 from pages.shared.setup import page_setup
@@ -44,12 +45,13 @@ if flip and run.config.data.target in MIRROR_SENSITIVE_DOMAINS:
                "wrong augmentation here (measured: no gain).]")
 files = st.file_uploader("Images", accept_multiple_files=True, key="ui.predict_files",
                          type=["jpg", "jpeg", "png", "bmp", "gif", "webp", "tif", "tiff"])
-if files:
+shot = camera_shot("ui.predict_camera", "Take a picture to classify")
+items = ([("camera shot", shot.getvalue())] if shot is not None else []) + [(f.name, f.getvalue()) for f in files]
+if items:
     with st.spinner("Predicting…"):
-        results = model.predict_files([(f.name, f.getvalue()) for f in files[:64]], k,
-                                      tta="flip" if flip else "none")
-    if len(files) > 64:
-        st.warning(f"Only the first 64 of {len(files)} images were classified.")
+        results = model.predict_files(items[:64], k, tta="flip" if flip else "none")
+    if len(items) > 64:
+        st.warning(f"Only the first 64 of {len(items)} images were classified.")
     heat = gradcam_for_uploads(model, results) if explain else [None] * len(results)
     for result, painted in zip(results, heat):
         cols = st.columns([1, 1, 3] if explain else [1, 4])  # image, [heat map,] classes

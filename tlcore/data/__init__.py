@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from .archive import ArchiveLimits
+from .captures import CaptureError, CaptureSet, is_capture_id, min_per_class
 from .domains import DomainInfo, DomainUnavailable, domain_info, is_domain, list_domains, load_domain, register_domain
 from .errors import IngestError
 from .imageset import ImageSet
@@ -25,8 +26,8 @@ def load_image_set(spec: str | Path, domain: str | None = None, options: IngestO
 
 
 __all__ = [
-    "ArchiveLimits", "DomainInfo", "DomainUnavailable", "ImageSet", "IngestError", "IngestOptions",
-    "IngestReport", "check_domain_pair", "domain_info", "ingest_domains", "ingest_path",
-    "ingest_uploads", "ingest_zip_bytes", "is_domain", "list_domains", "load_domain",
-    "keep_upload", "load_image_set", "register_domain", "stratified_split", "validate", "zip_classes", "zip_files",
+    "ArchiveLimits", "CaptureError", "CaptureSet", "DomainInfo", "DomainUnavailable", "ImageSet", "IngestError",
+    "IngestOptions", "IngestReport", "check_domain_pair", "domain_info", "ingest_domains", "ingest_path",
+    "ingest_uploads", "ingest_zip_bytes", "is_capture_id", "is_domain", "keep_upload", "list_domains", "load_domain",
+    "load_image_set", "min_per_class", "register_domain", "stratified_split", "validate", "zip_classes", "zip_files",
 ]
