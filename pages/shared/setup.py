@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hmac
 import re
+from pathlib import Path
 
 import streamlit as st
 
@@ -20,6 +21,8 @@ from .format import status_badge
 from .identity import identity_sidebar
 
 DEMO_SOURCE, DEMO_TARGET = "mnist", "syndigits"
+# Beside app.py, not in the working directory: `tlstudio app` runs from anywhere.
+LOGO = Path(__file__).resolve().parents[2] / "assets" / "logo.png"
 
 # (script, label, icon): the app's pages in sidebar order. Streamlit routes them by file
 # (app.py is "/", pages/data.py is "/data"), so a deep link works on a fresh server.
@@ -41,7 +44,7 @@ def page_setup(title: str) -> RunStore | None:
     """The first call of every page: page config, the shared sidebar, then the page title.
     Returns the run store (None, with the reason shown, when the runs folder is unusable)."""
     st.set_page_config(page_title=f"{title} · TL Studio" if title != "TL Studio" else title,
-                       page_icon="assets/logo.png", layout="wide")
+                       page_icon=str(LOGO), layout="wide")
     if not _password_ok():
         st.stop()  # nothing else of any page runs until the session has the password
     for key in list(st.session_state):

@@ -1,5 +1,6 @@
-"""``python -m tlcore ...``: the core without the dashboard. One module per group of
-commands; each adds its own sub-parser.
+"""``python -m tlcore ...``, also installed as the ``tlstudio`` command: the core without the
+dashboard, and ``app``, which starts it. One module per group of commands; each adds its
+own sub-parser.
 
 Exit codes: 0 success, 2 unusable input (with the reason on stderr).
 """
@@ -11,14 +12,15 @@ import subprocess
 import sys
 from pathlib import Path
 
-from . import auto, catalogue, export, feasibility, runs, train
+from . import auto, catalogue, dashboard, export, feasibility, runs, train
 
 BENCH_HELP = "run the benchmarks of a checkout: the same as python -m benchmarks (see its --help)"
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m tlcore", description="TL Studio core")
+def build_parser(prog: str = "python -m tlcore") -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog=prog, description="TL Studio core")
     sub = parser.add_subparsers(dest="command", required=True)
+    sub.add_parser("app", help=dashboard.APP_HELP, add_help=False)
     catalogue.add_parsers(sub)
     train.add_parser(sub)
     auto.add_parser(sub)
@@ -44,9 +46,16 @@ def _bench(argv: list[str]) -> int:
     return subprocess.call([sys.executable, "-m", "benchmarks", *argv], cwd=root, env=env)
 
 
-def main(argv: list[str] | None = None) -> int:
+def main(argv: list[str] | None = None, prog: str = "python -m tlcore") -> int:
     argv = sys.argv[1:] if argv is None else argv
     if argv[:1] == ["bench"]:  # its own parser: sections, modes and flags live with the benchmarks
         return _bench(argv[1:])
-    args = build_parser().parse_args(argv)
+    if argv[:1] == ["app"]:  # the rest is Streamlit's flags, passed through
+        return dashboard.run_app(argv[1:], prog=f"{prog} app")
+    args = build_parser(prog).parse_args(argv)
     return args.func(args)
+
+
+def tlstudio() -> int:
+    """The ``tlstudio`` console script (pyproject.toml): the same commands."""
+    return main(prog="tlstudio")
