@@ -34,21 +34,36 @@ def per_class_rows(summary: dict) -> list[dict]:
              "test images": m["support"]} for name, m in (summary.get("target.test.per_class") or {}).items()]
 
 
-def confusion_figure(matrix, class_names, normalise: bool = False) -> go.Figure:
+def confusion_figure(matrix, class_names, normalise: bool = False, chosen: tuple[int, int] | None = None) -> go.Figure:
     """Rows: true class; columns: predicted. ``normalise`` divides each row by its total, so
-    a cell reads as "share of this class predicted as that"."""
+    a cell reads as "share of this class predicted as that". ``chosen`` (true, predicted):
+    the cell outlined. Each cell has an invisible marker on top, with the cell's (true,
+    predicted) as its customdata: Streamlit's ``on_select`` reports a click on a scatter
+    point but not on a heatmap cell (streamlit#8760, #15042)."""
     cm = np.asarray(matrix, dtype=float)
     if normalise:
         cm = cm / np.maximum(cm.sum(1, keepdims=True), 1)
     names = [str(c) for c in class_names]
     text = [[f"{v:.0%}" if normalise else f"{int(v):,}" for v in row] for row in cm]
     fig = go.Figure(go.Heatmap(z=cm, x=names, y=names, text=text, texttemplate="%{text}", colorscale="Blues",
-                               hovertemplate="true %{y}, predicted %{x}: %{text}<extra></extra>",
-                               showscale=False))
+                               hoverinfo="skip", showscale=False))
+    cells = [(t, p) for t in range(len(names)) for p in range(len(names))]
+    fig.add_scatter(x=[names[p] for _, p in cells], y=[names[t] for t, _ in cells], mode="markers",
+                    customdata=[[t, p, text[t][p]] for t, p in cells], showlegend=False,
+                    marker=dict(size=24, symbol="square", opacity=0),
+                    # Streamlit dims the points it did not select; these stay invisible either way.
+                    selected=dict(marker=dict(opacity=0)), unselected=dict(marker=dict(opacity=0)),
+                    hovertemplate="true %{y}, predicted %{x}: %{customdata[2]}<br>click to list these images"
+                                  "<extra></extra>")
+    if chosen is not None:
+        t, p = chosen
+        fig.add_shape(type="rect", x0=p - 0.5, x1=p + 0.5, y0=t - 0.5, y1=t + 0.5, line=dict(color="#E45756", width=3))
     size = min(640, 140 + 36 * len(names))
     fig.update_layout(height=size, title="Confusion matrix" + (" (share of each true class)" if normalise else
                                                                 " (counts)"),
-                      xaxis_title="predicted", yaxis_title="true", **LAYOUT)
+                      xaxis_title="predicted", yaxis_title="true", clickmode="event+select",
+                      # A click anywhere in a cell picks that cell's marker: the nearest one.
+                      hovermode="closest", hoverdistance=-1, **LAYOUT)
     fig.update_xaxes(type="category")
     fig.update_yaxes(type="category", autorange="reversed")
     return fig
