@@ -291,12 +291,14 @@ class _Loop:
             return
         state, optimizer = self.state, self.optimizer
         others = {k: forever(loader) for k, loader in self.loaders.items() if k != self.main_key}
+        # The splits whose trunk outputs this epoch computes from its own batches (the first).
+        filling = self.trunk.filling if self.trunk is not None else set()
         self.model.train()
         for main_batch in self.loaders[self.main_key]:
             parts = [(self.main_key, main_batch)] + [(k, next(it)) for k, it in others.items()]
-            if self.trunk is not None and self.trunk.filling:  # the first epoch computes the trunk's outputs
+            if filling:
                 parts = [(k, self.trunk.fill(self.strategy.backbone, self.fabric, BATCH_KEYS[k], b)
-                          if BATCH_KEYS[k] in self.trunk.filling else b) for k, b in parts]
+                          if BATCH_KEYS[k] in filling else b) for k, b in parts]
             batch = assemble(self.ctx, parts, self.cached, channels_last=self.memory_format == "channels_last")
             out = self.model.training_step(batch, state.global_step / max(self.total_steps, 1))
             if not torch.isfinite(out["loss"]):

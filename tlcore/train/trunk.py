@@ -225,19 +225,13 @@ class TrunkCache:
         """The training splits whose outputs the current epoch is still computing."""
         return {k for k, d in self.datasets.items() if isinstance(d, FillingTrunkOutputs) and not d.complete}
 
-    @torch.no_grad()
     def fill(self, backbone: Backbone, fabric, which: str, batch: tuple) -> tuple:
         """A training batch (images, labels, indices) of a filling split, inside
         ``trunk_active``: the trunk's outputs for it, stored for the later epochs, in its place."""
         started = time.perf_counter()
         x, y, index = batch
-        was_training = backbone.training
-        backbone.eval()
-        try:
-            with full_body(backbone, self.plan), fabric.autocast():
-                outputs = trunk_output(backbone, self.plan, self.image_preprocess(x)).float()
-        finally:
-            backbone.train(was_training)
+        with full_body(backbone, self.plan):
+            outputs = _trunk_batch(backbone, self.plan, fabric, self.image_preprocess(x))
         self.datasets[which].store(index, outputs)
         self.seconds += time.perf_counter() - started
         return outputs, y, index
@@ -358,17 +352,23 @@ def _cached_split(ctx, backbone: Backbone, plan: TrunkPlan, fabric, which: str, 
     return TrunkOutputs(compact(outputs) if half else outputs, dataset.labels)
 
 
-@torch.no_grad()
 def _trunk_outputs(ctx, backbone: Backbone, plan: TrunkPlan, fabric, dataset: Dataset, index=None) -> torch.Tensor:
     """The trunk's outputs (float32, on the CPU) for the images of ``dataset`` (or of ``index``)."""
+    return torch.cat([_trunk_batch(backbone, plan, fabric, ctx.preprocess(fabric.to_device(x))).cpu()
+                      for x, _ in stacked_batches(dataset, max(ctx.config.batch_size, 64), index)])
+
+
+@torch.no_grad()
+def _trunk_batch(backbone: Backbone, plan: TrunkPlan, fabric, x: torch.Tensor) -> torch.Tensor:
+    """The trunk's float32 output for a normalised batch, in eval mode (frozen BatchNorm
+    statistics: the same output in every epoch, whichever mode the loop is in)."""
     was_training = backbone.training
     backbone.eval()
-    chunks = []
-    for x, _ in stacked_batches(dataset, max(ctx.config.batch_size, 64), index):
+    try:
         with fabric.autocast():
-            chunks.append(trunk_output(backbone, plan, ctx.preprocess(fabric.to_device(x))).float().cpu())
-    backbone.train(was_training)
-    return torch.cat(chunks)
+            return trunk_output(backbone, plan, x).float()
+    finally:
+        backbone.train(was_training)
 
 
 @contextmanager
