@@ -51,7 +51,8 @@ def test_two_students_see_their_own_runs_and_only_a_teacher_stops_anothers(tmp_p
             ann.get_by_role("button", name="Start training").click()
             ann.locator("[data-testid=stMain]").get_by_role("button", name="Stop", exact=True).wait_for(timeout=60_000)
             [run] = store.list_runs()
-            assert run.owner == "ann" and run.status == "running"
+            # The error (with the worker log's tail) says why, should the worker ever die here.
+            assert run.owner == "ann" and run.status == "running", (run.status, run.error)
             assert ann.locator("[data-testid=stMain]").get_by_role("button", name="Stop", exact=True).is_enabled()
 
             # Bob also claims to be ann in the proxy's header: no proxy is declared, so it is ignored.
