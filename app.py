@@ -33,6 +33,8 @@ for col, (page, label, icon, text) in zip(steps, (
     with col:
         st.page_link(page, label=label, icon=icon)
         st.caption(text)
+st.page_link("pages/learn.py", label="New to transfer learning? The guided lesson: four kinds of transfer, each "
+             "one small run on the demo data", icon=":material/school:")
 
 columns = st.columns(2, gap="large")
 for column, role, name in ((columns[0], "Source", DEMO_SOURCE), (columns[1], "Target", DEMO_TARGET)):

@@ -51,7 +51,8 @@ def test_every_package_of_tlcore_and_of_the_dashboard_is_installed():
     assert listed - on_disk == set(folders)
     assert all(any(folder.glob("*.py")) for folder in folders.values())
     data = PYPROJECT["tool"]["setuptools"]["package-data"]["tlstudio_dashboard"]
-    assert all((ROOT / name).is_file() for name in data) and "assets/logo.png" in data
+    # Each entry names files (a glob may name several: the Learn page's stored lessons).
+    assert all(any(path.is_file() for path in ROOT.glob(name)) for name in data) and "assets/logo.png" in data
 
 
 def test_app_passes_streamlits_options_through_and_fixes_the_runs_folder(tmp_path, monkeypatch, capsys):
@@ -182,6 +183,14 @@ def _render_home(url: str, run_id: str):
             # The logo was found beside app.py: Streamlit serves it as media (a path it cannot read stays a bare URL).
             icon = page.evaluate("document.querySelector('link[rel~=icon]').getAttribute('href')")
             assert "/media/" in icon, icon
+            # The Learn page's stored lessons were installed with it (package data).
+            page.goto(url.split("?")[0].rstrip("/") + "/learn")
+            try:
+                page.get_by_text("All of them compared").wait_for(timeout=60_000)
+            except Exception as exc:  # noqa: BLE001 - say what the page shows instead
+                raise AssertionError(page.inner_text("body")[:3000]) from exc
+            page.wait_for_function("!document.querySelector('[data-testid=stStatusWidget]')", timeout=90_000)
+            assert page.inner_text("[data-testid=stMain]").count("Shown: stored result") == 4
         finally:
             browser.close()
 

@@ -145,6 +145,25 @@ class RunFolder:
     def metrics_file(self) -> Path:
         return self.file(self.METRICS)
 
+    def metric_rows(self) -> list[dict]:
+        """The metrics file as the run store's rows ({step, epoch, split, name, value}), so the
+        store's figures draw a run that has only its folder (a bundled lesson, a copied run).
+        An epoch's numbers take the step it ended on; a line cut short by a crash is skipped."""
+        rows, step = [], 0
+        lines = self.metrics_file.read_text().splitlines() if self.metrics_file.exists() else []
+        for line in lines:
+            try:
+                row = json.loads(line)
+            except ValueError:
+                continue
+            step, epoch = row.get("step", step), row.get("epoch", 0)
+            for key, value in row.items():
+                if key in ("kind", "epoch", "step", "seconds") or not isinstance(value, (int, float)):
+                    continue
+                split, _, name = ("train", "", key) if row.get("kind") == "step" else key.rpartition(".")
+                rows.append({"step": step, "epoch": epoch, "split": split, "name": name, "value": float(value)})
+        return rows
+
     @property
     def log(self) -> Path:
         return self.file(self.LOG)

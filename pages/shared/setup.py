@@ -33,7 +33,8 @@ PAGES = (("app.py", "Home", ":material/home:"),
          ("pages/train.py", "Train", ":material/model_training:"),
          ("pages/features.py", "Features", ":material/scatter_plot:"),
          ("pages/evaluate.py", "Evaluate", ":material/insights:"),
-         ("pages/predict.py", "Predict", ":material/image_search:"))
+         ("pages/predict.py", "Predict", ":material/image_search:"),
+         ("pages/learn.py", "Learn", ":material/school:"))
 
 # Choices that must survive moving between pages. Streamlit forgets a widget's value when
 # a page without that widget runs; writing the value back to itself each run keeps it.

@@ -11,7 +11,7 @@ from pages.shared.setup import _store
 
 ROOT = Path(__file__).resolve().parents[2]
 PAGES = ["pages/data.py", "pages/model.py", "pages/train.py", "pages/features.py", "pages/evaluate.py",
-         "pages/predict.py"]
+         "pages/predict.py", "pages/learn.py"]
 
 
 @pytest.fixture

@@ -17,7 +17,7 @@ from tlcore.runs import RunStore
 
 ROOT = Path(__file__).resolve().parents[2]
 PAGES = ["pages/data.py", "pages/model.py", "pages/train.py", "pages/features.py", "pages/evaluate.py",
-         "pages/predict.py"]
+         "pages/predict.py", "pages/learn.py"]
 
 # Every file the process opens or lists while _watch is set (sys.addaudithook cannot be
 # removed again, so the hook stays installed and idle between tests). This observes the real

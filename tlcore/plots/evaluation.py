@@ -95,3 +95,21 @@ def compare_curves_figure(runs: dict[str, list], split: str = "target.val", name
         fig.update_layout(height=400, legend=dict(orientation="h", x=0, xanchor="left", y=-0.2, yanchor="top"))
     fig.update_xaxes(dtick=1)
     return fig
+
+
+HURT = "#E45756"
+
+
+def lessons_figure(rows: list[dict]) -> go.Figure:
+    """Target test accuracy before and after transfer, one pair of bars per lesson (rows:
+    tlcore.lessons.comparison_rows); an "after" bar that lost against its "before" is red."""
+    names = [r["lesson"] for r in rows]
+    fig = go.Figure()
+    fig.add_bar(name="before transfer", x=names, y=[r["before"] for r in rows], marker_color="#BAB0AC",
+                text=[f"{r['before']:.0%}" for r in rows], textposition="outside")
+    fig.add_bar(name="after transfer (red: it hurt)", x=names, y=[r["after"] for r in rows],
+                marker_color=[HURT if r["verdict"] == "hurt" else TEST for r in rows],
+                text=[f"{r['after']:.0%} ({r['change (points)']:+.1f})" for r in rows], textposition="outside")
+    fig.update_layout(barmode="group", height=360, title="Target test accuracy, before vs after, each lesson",
+                      yaxis=dict(tickformat=".0%", range=[0, 1.12]), **LAYOUT)
+    return fig

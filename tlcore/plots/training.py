@@ -92,6 +92,24 @@ def adaptation_figure(rows: list[dict]) -> go.Figure | None:
     return fig
 
 
+def discriminator_figure(rows: list[dict]) -> go.Figure | None:
+    """DANN's game on one 0-1 axis: the domain discriminator's accuracy (smoothed) against
+    chance, and the gradient-reversal weight lambda. None for a run without them."""
+    steps, acc = series(rows, "train", "domain_acc")
+    if not len(steps):
+        return None
+    fig = go.Figure()
+    fig.add_scatter(x=_plain(steps), y=_plain(smooth(acc, 10)), mode="lines", name="discriminator accuracy")
+    lam_steps, lam = series(rows, "train", "lambda")
+    if len(lam_steps):
+        fig.add_scatter(x=_plain(lam_steps), y=_plain(lam), mode="lines", name="lambda (reversal weight)")
+    fig.add_hline(y=0.5, line_dash="dot", line_color="#888", annotation_text="chance: the domains look alike",
+                  annotation_position="bottom right")
+    fig.update_layout(**{**LAYOUT, "legend": dict(orientation="h", x=0, y=-0.25, yanchor="top")}, height=340,
+                      title="Discriminator accuracy and lambda", xaxis_title="step", yaxis=dict(range=[0, 1.05]))
+    return fig
+
+
 def curve_figures(rows: list[dict]) -> dict[str, go.Figure]:
     """The live charts of a run: loss, validation quality and, for adaptation methods, the
     domain terms."""
