@@ -22,7 +22,7 @@ ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = ROOT / "test-artifacts"
 CHROMIUM = os.environ.get("TLSTUDIO_CHROMIUM", "/usr/bin/chromium")
 PAGES = {"": "TL Studio", "data": "Data", "feasibility": "Feasibility", "model": "Model", "train": "Train",
-         "features": "Features", "evaluate": "Evaluate", "predict": "Predict"}
+         "features": "Features", "evaluate": "Evaluate", "predict": "Predict", "learn": "Learn"}
 
 
 def free_port() -> int:
@@ -127,7 +127,7 @@ def check_direct_page(page, path):
     links = page.locator("[data-testid=stSidebar] [data-testid=stPageLink]").all_inner_texts()
     # Our links, in order, and nothing auto-discovered from pages/shared.
     assert [ln.split()[-1] for ln in links] == ["Home", "Data", "Feasibility", "Model", "Train", "Features", "Evaluate",
-                                                "Predict"], path
+                                                "Predict", "Learn"], path
     assert page.locator("[data-testid=stSidebarNav]").count() == 0, path  # Streamlit's own nav stays hidden
     assert page.locator("[data-testid=stDialog]").count() == 0, path  # no "Page not found"
     assert page.locator("h1").first.inner_text().strip() == PAGES[path]
