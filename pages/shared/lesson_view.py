@@ -187,6 +187,8 @@ def run_yourself(store, lesson: Lesson, mine) -> None:
     if live:
         st.fragment(run_every=1.0)(_watch)(store, mine.id, lesson.key)
         return
+    if mine is not None and mine.status == "failed":
+        st.warning(f"Your run {mine.id} failed: {mine.error or 'no reason recorded'}", icon=":material/error:")
     left, right = st.columns([1, 3], vertical_alignment="center")
     label = "Run it again" if mine is not None else "Run it yourself"
     if left.button(label, key=f"ui.learn_start_{lesson.key}", icon=":material/play_arrow:"):
