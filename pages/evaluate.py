@@ -1,6 +1,8 @@
 import pages.shared  # noqa: F401 - first: waits for the server's one-thread preload (see there)
 import streamlit as st
 
+from pages.shared.evaluate_clicks import (cell_section, confusion_chart, image_changes_section, mistakes_grid,
+                                          per_class_table)
 from pages.shared.export_view import bundle_download
 from pages.shared.format import gain, percent
 from pages.shared.gradcam_view import gradcam_section
@@ -12,7 +14,7 @@ from pages.shared.setup import page_setup
 from pages.shared.verdict_view import adaptation_verdict
 from tlcore.backbones import WeightsError
 from tlcore.metrics import classification_metrics
-from tlcore.plots import before_after_figure, confusion_figure, per_class_rows
+from tlcore.plots import before_after_figure
 from tlcore.predict import MIRROR_SENSITIVE_DOMAINS, NoCheckpoint, TTAUnavailable, evaluate_with_tta
 from tlcore.runs import RunStoreError
 from tlcore.runs.read import MetricsFeed, target_test_predictions
@@ -155,28 +157,11 @@ class_names = (predictions or {}).get("class_names") or summary.get("class_names
 left, right = st.columns(2, gap="large")
 with left:
     st.subheader("Per class")
-    per_class = per_class_rows(summary)
-    pct = st.column_config.NumberColumn(format="percent")
-    st.dataframe(per_class, hide_index=True, width="stretch",
-                 column_config={"precision": pct, "recall": pct, "F1": pct})
+    per_class_table(summary)
 with right:
-    matrix = summary.get("target.test.confusion_matrix")
-    if matrix is not None:
-        normalise = st.toggle("Share of each true class", key="eval.normalise")
-        st.plotly_chart(confusion_figure(matrix, class_names, normalise), width="stretch")
-
-if predictions and predictions.get("thumbs") is not None:
-    wrong = [i for i, (t, p) in enumerate(zip(predictions["true"], predictions["pred"])) if t != p
-             and i < len(predictions["thumbs"])]
-    wrong.sort(key=lambda i: -predictions["confidence"][i])
-    st.subheader(f"Misclassified test images ({len(wrong):,} of {len(predictions['true']):,})")
-    st.caption("Most confident mistakes first: these are where to look for label errors or confusable classes.")
-    shown = wrong[:40]
-    grid = st.columns(8)
-    for k, i in enumerate(shown):
-        t, p, c = predictions["true"][i], predictions["pred"][i], predictions["confidence"][i]
-        grid[k % 8].image(predictions["thumbs"][i], width=72,
-                          caption=f"{class_names[t]} → {class_names[p]} ({c:.0%})")
+    chosen = confusion_chart(run.id, summary, predictions, class_names)
+cell_section(run.id, predictions, chosen)
+mistakes_grid(predictions)
 
 gradcam_section(run, predictions)
 st.subheader("Export")
@@ -184,4 +169,4 @@ bundle_download(run)
 
 st.divider()
 st.subheader("Compare runs")
-compare_section(store)
+image_changes_section(store, compare_section(store))

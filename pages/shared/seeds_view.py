@@ -63,9 +63,10 @@ def _scores(store, key: str, runs: list[RunRecord]) -> dict:
     return out
 
 
-def compare_section(store) -> None:
+def compare_section(store) -> list[list[RunRecord]]:
     """Runs and seed groups side by side: scores (mean ± std for a group), what the first
-    one's difference to each other is worth against seed noise, settings and curves."""
+    one's difference to each other is worth against seed noise, settings and curves.
+    Returns the picked entries in order (each a list of runs: a group's, or one)."""
     items = compare_items(list(reversed(current_runs(store))))
     labels = {key: _label(key, runs) for key, runs in items.items()}
     st.session_state.setdefault("eval.compare", list(items)[:3])
@@ -73,7 +74,7 @@ def compare_section(store) -> None:
     chosen = st.multiselect("Runs and seed groups", list(labels), key="eval.compare", format_func=labels.get,
                             help="a seed group is one entry: its scores are mean ± std over its finished seeds")
     if not chosen:
-        return
+        return []
     letters = dict(zip(chosen, string.ascii_uppercase))
     scores = {key: _scores(store, key, items[key]) for key in chosen}
 
@@ -103,6 +104,7 @@ def compare_section(store) -> None:
     if any(items[k][0].group_id for k in chosen):
         st.caption("A seed group: its mean, with a band of ±1 std over the seeds that reached the epoch "
                    "(min–max where only two did).")
+    return [items[k] for k in chosen]
 
 
 def _seeds_cell(runs: list[RunRecord]) -> str:
