@@ -7,6 +7,8 @@ import time
 import pytest
 from e2e.test_app import browser, open_page, shot, start_server, wait_idle  # noqa: F401 - browser: a fixture
 
+from test_package import STORED_LESSONS_SHOWN
+
 from tlcore.lessons import lessons
 
 pytestmark = pytest.mark.e2e
@@ -17,7 +19,8 @@ def test_four_lessons_stored_at_once_then_one_run_here(tmp_path, browser):  # no
     proc, url = start_server(tmp_path)
     try:
         page = open_page(browser, f"{url}/learn", height=1400)
-        page.wait_for_selector("text=All of them compared", timeout=60_000)
+        # Every section drawn (the first "All of them compared" on the page is a link at its top).
+        page.wait_for_function(STORED_LESSONS_SHOWN, timeout=90_000)
         wait_idle(page)
         main = page.locator("[data-testid=stMain]")
         text = main.inner_text()
