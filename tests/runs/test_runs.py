@@ -76,6 +76,8 @@ def test_kill_9_mid_epoch_then_resume_finishes(store):
     scheduler.reconcile(store)
     run = store.get(run_id)
     assert run.status == "failed" and "ended without reporting" in run.error
+    # This process started the worker, so it knows how it ended, and says so.
+    assert "killed by SIGKILL (the out-of-memory killer sends it)" in run.error, run.error
     assert store.integrity_ok()
     done_before = json.loads((Path(run.folder) / "checkpoints" / "last.json").read_text())["epoch"]
     assert done_before >= 1

@@ -34,6 +34,9 @@ def job_environment(threads: int, base: dict[str, str] | None = None) -> dict[st
         "OMP_NUM_THREADS": n, "MKL_NUM_THREADS": n, THREADS_ENV: n,
         "OMP_WAIT_POLICY": "PASSIVE",  # idle threads sleep instead of spinning on a shared core
         "NUMBA_NUM_THREADS": n,
+        # A crash in native code (a segfault, an abort) prints every thread's Python stack to
+        # the job's log, instead of a worker that ends with nothing said.
+        "PYTHONFAULTHANDLER": "1",
         # umap-learn's compiled functions are cached here (tlcore.embed.layout turns the cache on),
         # so only the first layout process on a machine pays the 20-30 s compile.
         "NUMBA_CACHE_DIR": env.get("NUMBA_CACHE_DIR") or str(cache_dir() / "numba"),

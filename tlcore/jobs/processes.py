@@ -11,6 +11,7 @@ from .environment import PROJECT_ROOT, job_environment
 from .kinds import job_kind
 
 _children: dict[int, subprocess.Popen] = {}  # started by this process, reaped on every look
+_ended: dict[int, int] = {}  # pid -> exit code of the children reaped so far (negative: a signal)
 
 
 def spawn(kind: str, args: list[str], log: Path, stdin_pipe: bool = False) -> subprocess.Popen:
@@ -32,7 +33,28 @@ def spawn(kind: str, args: list[str], log: Path, stdin_pipe: bool = False) -> su
 def _reap() -> None:
     for pid, proc in list(_children.items()):
         if proc.poll() is not None:
+            _ended[pid] = proc.returncode
             del _children[pid]
+
+
+def how_it_ended(pid: int | None) -> str:
+    """How a job this process started, and found not alive, ended, in words ('' when it is not
+    known here: started by another process). SIGKILL is what the kernel's out-of-memory killer
+    sends, so it is named."""
+    proc = _children.get(pid) if pid else None
+    if proc is not None:  # our child, seen dead: it can be a zombie a moment before waitpid reaps it
+        try:
+            proc.wait(timeout=2)
+        except subprocess.TimeoutExpired:
+            return ""
+    _reap()
+    code = _ended.get(pid) if pid else None
+    if code is None:
+        return ""
+    if code >= 0:
+        return f"exit code {code}"
+    name = signal.Signals(-code).name if -code in signal.valid_signals() else str(-code)
+    return f"killed by {name}" + (" (the out-of-memory killer sends it)" if -code == signal.SIGKILL else "")
 
 
 def pid_alive(pid: int | None) -> bool:

@@ -12,7 +12,7 @@ import signal
 import threading
 import time
 
-from ..jobs import JobKind, max_running_jobs, pid_alive, register_job_kind, signal_job, spawn
+from ..jobs import JobKind, how_it_ended, max_running_jobs, pid_alive, register_job_kind, signal_job, spawn
 from ..run_record import ACTIVE, LIVE
 from .limits import disk_space_problem
 from .owners import Actor, check_can_manage, fair_order, last_started
@@ -109,9 +109,11 @@ def reconcile(store: RunStore) -> list[str]:
     for run in store.list_runs():
         if run.active and run.host_is_here and run.pid and not pid_alive(run.pid):
             # Re-read: the worker may have recorded its own end between the two reads.
+            ended = how_it_ended(run.pid)  # known when this process started the worker
             if store.claim(run.id, ACTIVE, status="failed", ended=time.time(),
-                           error="the worker process ended without reporting (killed or crashed); "
-                                 "last log lines:\n" + log_tail(store, run.id)):
+                           error="the worker process ended without reporting (killed or crashed"
+                                 + (f": {ended}" if ended else "") + "); last log lines:\n"
+                                 + log_tail(store, run.id)):
                 failed.append(run.id)
     return failed
 
