@@ -12,6 +12,7 @@ before-transfer probe and every split evaluated every epoch.
 from __future__ import annotations
 
 import multiprocessing as mp
+import os
 import resource
 import tempfile
 from pathlib import Path
@@ -25,6 +26,14 @@ DATASETS = {"full": {"clipart, all 603 images, 160 px": ("clipart", None, 160),
             "quick": {"clipart, 20 a class, 96 px": ("clipart", 20, 96)}}
 FREEZES = {"frozen backbone": "all", "last stage trained": "last:1", "last two stages trained": "last:2"}
 EPOCHS = {"full": 10, "quick": 2}
+# A comma list of freeze specs to measure (default: all of FREEZES). gpu_check.sh's CPU mode,
+# a runnability check in the test suite, measures one plan, not three.
+FREEZES_ENV = "TLSTUDIO_SPEED_REAL_FREEZES"
+
+
+def chosen_freezes() -> dict[str, str]:
+    wanted = [f.strip() for f in os.environ.get(FREEZES_ENV, "").split(",") if f.strip()]
+    return {label: spec for label, spec in FREEZES.items() if not wanted or spec in wanted}
 GOALS = {"all": 10.0, "last:1": 3.0}  # the speed-up goals (time to the same val accuracy)
 
 
@@ -79,7 +88,7 @@ def run(mode: str, jobs: int, log) -> dict:
     with tempfile.TemporaryDirectory() as tmp:
         for data, (domain, per_class, size) in DATASETS[mode].items():
             root = write_image_folder(Path(tmp) / domain, domain, per_class, ext="png")
-            for label, freeze in FREEZES.items():
+            for label, freeze in chosen_freezes().items():
                 r = compare(root, freeze, epochs, size)
                 raw[f"{data} / {label}"] = r
                 log(f"  {data}, {label}: {r['speedup']:.1f}x to {100 * r['common_val_accuracy']:.1f}% val, "
