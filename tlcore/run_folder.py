@@ -145,17 +145,24 @@ class RunFolder:
     def metrics_file(self) -> Path:
         return self.file(self.METRICS)
 
+    def metric_lines(self) -> list[dict]:
+        """The metrics file's objects, one a line ({kind: step|epoch, epoch, step, NAME: value...});
+        a line cut short by a crash mid-write is skipped."""
+        lines = self.metrics_file.read_text().splitlines() if self.metrics_file.exists() else []
+        out = []
+        for line in lines:
+            try:
+                out.append(json.loads(line))
+            except ValueError:
+                continue
+        return out
+
     def metric_rows(self) -> list[dict]:
         """The metrics file as the run store's rows ({step, epoch, split, name, value}), so the
         store's figures draw a run that has only its folder (a bundled lesson, a copied run).
-        An epoch's numbers take the step it ended on; a line cut short by a crash is skipped."""
+        An epoch's numbers take the step it ended on."""
         rows, step = [], 0
-        lines = self.metrics_file.read_text().splitlines() if self.metrics_file.exists() else []
-        for line in lines:
-            try:
-                row = json.loads(line)
-            except ValueError:
-                continue
+        for row in self.metric_lines():
             step, epoch = row.get("step", step), row.get("epoch", 0)
             for key, value in row.items():
                 if key in ("kind", "epoch", "step", "seconds") or not isinstance(value, (int, float)):

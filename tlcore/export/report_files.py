@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import csv
 import io
-import json
 from pathlib import Path
 
 import numpy as np
@@ -22,13 +21,7 @@ def metrics_csv(folder: str | Path) -> str:
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow(CSV_COLUMNS)
-    path = RunFolder(folder).metrics_file
-    lines = path.read_text().splitlines() if path.exists() else []
-    for line in lines:
-        try:
-            row = json.loads(line)
-        except ValueError:  # a line cut short by a crash mid-write
-            continue
+    for row in RunFolder(folder).metric_lines():
         for name, value in row.items():
             if name not in ("kind", "epoch", "step") and isinstance(value, (int, float)):
                 writer.writerow((row.get("kind"), row.get("epoch"), row.get("step", ""), name, value))
