@@ -14,13 +14,13 @@ from dataclasses import dataclass, field
 from .backbones import create_backbone
 from .config import DataConfig, FeatureMapConfig, ModelConfig, RunConfig, ScheduleConfig, StrategyConfig
 from .freezing import StageRow, apply_freeze, freeze_table, trainable_fraction
+from .metrics import SCALARS
 from .registry import Registry
 from .run_folder import RunFolder
 
 # Within one point either way, a change is read as "no change": two seeds of the same run
 # differ by a few points on these 150 test images (BENCHMARKS.md, da-pretrained).
 NOISE_POINTS = 1.0
-SCORES = ("accuracy", "macro_recall", "macro_f1")
 
 
 @dataclass(frozen=True)
@@ -161,8 +161,8 @@ def read_result(key: str, folder: RunFolder) -> LessonResult | None:
     summary = folder.summary()
     if not summary or summary.get("status") != "finished":
         return None
-    return LessonResult(key, before={s: summary.get(f"before.target.test.{s}") for s in SCORES},
-                        after={s: summary.get(f"target.test.{s}") for s in SCORES},
+    return LessonResult(key, before={s: summary.get(f"before.target.test.{s}") for s in SCALARS},
+                        after={s: summary.get(f"target.test.{s}") for s in SCALARS},
                         epochs=int(summary.get("epochs_run") or 0), wall_s=summary.get("wall_time_s"))
 
 

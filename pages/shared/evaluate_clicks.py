@@ -4,10 +4,10 @@ that sorts by number, and two runs compared image by image (what the second fixe
 broke). The image logic itself lives in tlcore.runs.per_image; this module only draws it."""
 from __future__ import annotations
 
-import numpy as np
 import pandas as pd
 import streamlit as st
 
+from tlcore.metrics import classification_metrics
 from tlcore.plots import confusion_figure, per_class_rows
 from tlcore.runs.per_image import NotComparable, cell_images, compare_runs, confusion_cells, mistakes
 
@@ -61,9 +61,8 @@ def prediction_problem(predictions: dict | None) -> str | None:
 def counts_matrix(predictions: dict) -> list[list[int]]:
     """The confusion matrix counted from the predictions themselves, so that a cell's number is
     exactly the images it lists (the summary's matrix is of the same epoch, but need not be)."""
-    n = len(predictions["class_names"])
-    flat = np.asarray(predictions["true"], dtype=int) * n + np.asarray(predictions["pred"], dtype=int)
-    return np.bincount(flat, minlength=n * n).reshape(n, n).tolist()
+    return classification_metrics(predictions["true"], predictions["pred"],
+                                  predictions["class_names"])["confusion_matrix"]
 
 
 def clicked_cell(event) -> tuple[int, int] | None:

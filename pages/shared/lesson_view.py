@@ -15,6 +15,7 @@ from tlcore.lessons import Lesson, LessonResult, freeze_rows, read_result, weigh
 from tlcore.plots import before_after_figure, feature_map_figure, freeze_map_figure, gap_figure, weights_figure
 from tlcore.plots.training import discriminator_figure
 from tlcore.run_folder import RunFolder
+from tlcore.run_record import LIVE
 from tlcore.runs import RunStoreError, submit
 from tlcore.runs.read import MetricsFeed, progress
 
@@ -183,30 +184,29 @@ FIGURES = {"instance": instance_figure, "feature": feature_figure, "model": mode
 def run_yourself(store, lesson: Lesson, mine) -> None:
     if store is None:
         return
-    live = mine is not None and mine.status in ("queued", "running", "stopping")
-    if live:
-        st.fragment(run_every=1.0)(_watch)(store, mine.id, lesson.key)
+    if mine is not None and mine.status in LIVE:
+        st.fragment(run_every=1.0)(_watch)(store, mine.id)
         return
     if mine is not None and mine.status == "failed":
         st.warning(f"Your run {mine.id} failed: {mine.error or 'no reason recorded'}", icon=":material/error:")
     left, right = st.columns([1, 3], vertical_alignment="center")
     label = "Run it again" if mine is not None else "Run it yourself"
+    cfg = lesson.config()
     if left.button(label, key=f"ui.learn_start_{lesson.key}", icon=":material/play_arrow:"):
         try:
-            submit(store, lesson.config(), lesson.config().name, owner=current_actor().name)
+            submit(store, cfg, cfg.name, owner=current_actor().name)
         except RunStoreError as exc:
             st.error(f"The run could not start: {exc}")
             return
         st.rerun()
-    cfg = lesson.config()
     right.caption(f"The same settings here: {cfg.strategy.name}, {cfg.data.per_class} images a class, "
                   f"{cfg.data.image_size} px, the last two stages trained, {cfg.schedule.epochs} epochs "
                   "(about a minute on a CPU)." + (f" Your last run: {status_badge(mine.status)}." if mine else ""))
 
 
-def _watch(store, run_id: str, key: str) -> None:
+def _watch(store, run_id: str) -> None:
     run = store.get(run_id)
-    if run.status not in ("queued", "running", "stopping"):
+    if run.status not in LIVE:
         st.rerun(scope="app")  # finished: draw the lesson from the user's run
     p = progress(MetricsFeed(store, run_id).poll(), run.status)
     st.progress(p.fraction, text=f"Your run {status_badge(run.status)} · epoch {p.epoch} of {p.epochs or '?'}"
