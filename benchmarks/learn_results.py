@@ -23,7 +23,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))  # run from a checkout, no install needed
 
-from tlcore.embed.snapshots import features_path, snapshot_epochs  # noqa: E402
+from tlcore.embed.snapshots import layout_pending  # noqa: E402
 from tlcore.lessons import lessons  # noqa: E402
 from tlcore.run_folder import RunFolder  # noqa: E402
 from tlcore.runs import RunStore  # noqa: E402
@@ -50,7 +50,7 @@ def wait_for_layouts(folder: RunFolder, timeout_s: float = 300) -> None:
     """The UMAP layouts and gap numbers come from a process beside the run: wait until every
     snapshot has them (its features file is deleted then)."""
     deadline = time.monotonic() + timeout_s
-    while any(features_path(folder.snapshots, e).exists() for e in snapshot_epochs(folder.snapshots)):
+    while layout_pending(folder.snapshots):
         if time.monotonic() > deadline:
             raise TimeoutError(f"snapshots in {folder.snapshots} still without a layout after {timeout_s} s")
         time.sleep(1)
